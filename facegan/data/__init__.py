@@ -1,0 +1,1 @@
+"""Data: CelebA (folder, official/torchvision layout or zip) and built-in synthetic faces."""

@@ -1,0 +1,37 @@
+"""User-facing errors: one line that names the bad value and the fix, never a traceback."""
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+
+class FaceganError(ValueError):
+    """Base of errors caused by the user's input (configuration or data), not by a bug."""
+
+
+class ConfigError(FaceganError):
+    """A configuration value that cannot work."""
+
+
+def find_user_error(error: BaseException) -> FaceganError | None:
+    """The FaceganError behind `error`, also when wrapped (Hydra's instantiate wraps constructor errors)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, FaceganError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+@contextlib.contextmanager
+def exit_on_user_error() -> Iterator[None]:
+    """Turn a FaceganError into `facegan: error: ...` on stderr and exit status 2; re-raise anything else."""
+    try:
+        yield
+    except Exception as error:
+        user_error = find_user_error(error)
+        if user_error is None:
+            raise
+        print(f"facegan: error: {user_error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

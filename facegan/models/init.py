@@ -1,0 +1,33 @@
+"""Shared helpers for both networks: the DCGAN weight init and the depth rule."""
+
+from torch import nn
+
+MIN_IMAGE_SIZE = 16
+MAX_IMAGE_SIZE = 1024
+
+
+def num_resolution_blocks(image_size: int) -> int:
+    """Number of stride-2 BatchNorm blocks between the 4x4 core and the outer layer.
+
+    Both networks go 4x4 <-> image_size in stride-2 steps; the outermost step has no BatchNorm,
+    so a 32x32 model has 2 such blocks, 64x64 has 3 and 128x128 has 4: one more per doubling.
+    """
+    valid = MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE and image_size & (image_size - 1) == 0
+    if not valid:
+        raise ValueError(
+            f"image_size={image_size} cannot be produced by a DCGAN: use a power of two from "
+            f"{MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} (e.g. model=dcgan32, dcgan64 or dcgan128)"
+        )
+    return image_size.bit_length() - 4  # log2(image_size) - 3
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """DCGAN paper init: conv/linear weights ~ N(0, 0.02), BatchNorm scale ~ N(1, 0.02), biases 0."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d):
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+            nn.init.zeros_(layer.bias)

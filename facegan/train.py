@@ -1,0 +1,85 @@
+"""`train(cfg)`: build everything from a composed Hydra config, fit, return the optimised metric.
+
+Wiring only: each object comes from its `_target_` in conf/.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from facegan.config_checks import check_config, requested_processes
+from facegan.module import GAN
+from facegan.strategy import STRATEGY_NAME
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Every `_target_` entry of a config group such as callbacks or logger (None entries are off)."""
+    if not group:
+        return []
+    return [hydra.utils.instantiate(node) for node in group.values() if node is not None and "_target_" in node]
+
+
+def build_module(cfg: DictConfig) -> GAN:
+    """The networks, the loss and the optimizer factories, injected into the LightningModule."""
+    return GAN(
+        generator=hydra.utils.instantiate(cfg.model.generator),
+        discriminator=hydra.utils.instantiate(cfg.model.discriminator),
+        loss=hydra.utils.instantiate(cfg.loss),
+        generator_optimizer=hydra.utils.instantiate(cfg.optimizer.generator, _convert_="all"),
+        discriminator_optimizer=hydra.utils.instantiate(cfg.optimizer.discriminator, _convert_="all"),
+        sample_seed=cfg.seed,
+        network_config=OmegaConf.to_container(cfg.model, resolve=True),
+    )
+
+
+def trainer_overrides(cfg: DictConfig) -> dict[str, Any]:
+    """Translate facegan's trainer settings where they differ from Lightning's own meaning."""
+    overrides: dict[str, Any] = {}
+    max_steps = cfg.trainer.get("max_steps", -1)
+    if max_steps is not None and max_steps > 0:
+        # Users count batches; Lightning's global_step counts both optimizer steps of a batch.
+        overrides["max_steps"] = max_steps * GAN.optimizer_steps_per_batch
+    if cfg.trainer.get("strategy", "auto") == "auto" and requested_processes(cfg.trainer) > 1:
+        overrides["strategy"] = STRATEGY_NAME  # Lightning's plain DDP rejects a G/D pair: see facegan/strategy.py
+    return overrides
+
+
+def train(cfg: DictConfig) -> float | None:
+    check_config(cfg)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
+    module = build_module(cfg)
+    trainer: pl.Trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        callbacks=instantiate_all(cfg.get("callbacks")),
+        logger=instantiate_all(cfg.get("logger")),
+        **trainer_overrides(cfg),
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    if trainer.is_global_zero:
+        output_dir = Path(cfg.paths.output_dir).resolve()
+        log.info(
+            "Outputs in %s: samples/ (grids), loss_plot.png, checkpoints/, tensorboard/ "
+            "(view with: tensorboard --logdir %s)",
+            output_dir,
+            output_dir,
+        )
+    return metric_value(trainer, cfg.get("optimized_metric"))
+
+
+def metric_value(trainer: pl.Trainer, name: str | None) -> float | None:
+    """The final value of the metric a sweeper optimises (None when not configured or never logged)."""
+    if not name:
+        return None
+    if name not in trainer.callback_metrics:
+        log.warning("optimized_metric=%s was never logged; known metrics: %s", name, sorted(trainer.callback_metrics))
+        return None
+    return float(trainer.callback_metrics[name])

@@ -1,0 +1,24 @@
+"""Train a DCGAN on faces.
+
+    python scripts/train.py                                   # CelebA from data.root (default ./data/celeba)
+    python scripts/train.py data=synthetic                    # built-in synthetic faces, no download
+    python scripts/train.py data.root=~/celeba model=dcgan64 loss=lsgan
+    python scripts/train.py trainer.accelerator=cpu trainer.devices=2
+    python scripts/train.py -m loss=bce,lsgan model=dcgan32,dcgan64
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from facegan.errors import exit_on_user_error
+from facegan.train import train
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    with exit_on_user_error():
+        return train(cfg)
+
+
+if __name__ == "__main__":
+    main()
