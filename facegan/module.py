@@ -93,7 +93,9 @@ class GAN(pl.LightningModule):
         }
         metrics = {name: value.detach() for name, value in metrics.items()}
         self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False)
-        self.log_dict({f"{name}_epoch": value for name, value in metrics.items()}, on_step=False, on_epoch=True)
+        # Epoch means are averaged over ranks once per epoch (sync_dist), never per step.
+        epoch_metrics = {f"{name}_epoch": value for name, value in metrics.items()}
+        self.log_dict(epoch_metrics, on_step=False, on_epoch=True, sync_dist=True)
         self.log_dict({"d": metrics["loss/d"], "g": metrics["loss/g"]}, prog_bar=True, logger=False)
 
     @torch.no_grad()

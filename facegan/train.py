@@ -4,6 +4,7 @@ Wiring only: each object comes from its `_target_` in conf/.
 """
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from facegan.module import GAN
 from facegan.strategy import STRATEGY_NAME
 
 log = logging.getLogger(__name__)
+
+# Lightning 2.6 trips over its own torch.utils._pytree deprecation on every batch; nothing for users to act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 def instantiate_all(group: DictConfig | None) -> list[Any]:

@@ -379,7 +379,9 @@ class _Canvas:
     def line(self, start: tuple[float, float], end: tuple[float, float], fill: RGB, width: float) -> None:
         self.draw.line([self.pt(*start), self.pt(*end)], fill=fill, width=self.width(width))
 
-    def arc(self, cx: float, cy: float, rx: float, ry: float, angles: tuple[float, float], fill: RGB, width: float) -> None:
+    def arc(
+        self, cx: float, cy: float, rx: float, ry: float, angles: tuple[float, float], fill: RGB, width: float
+    ) -> None:
         self.draw.arc(self.box(cx, cy, rx, ry), *angles, fill=fill, width=self.width(width))
 
 
@@ -449,7 +451,7 @@ def _draw_hair_back(cv: _Canvas, head: _Head, hair: _Hair) -> None:
     if hair.style == "long":
         bottom = hair.length
         cv.polygon([(cx - rx, cy), (cx + rx, cy), (cx + rx * 0.92, bottom), (cx - rx * 0.92, bottom)], colour)
-        cv.ellipse(cx, hair.length, rx * 0.92, 0.04, colour)
+        cv.ellipse(cx, bottom, rx * 0.92, 0.04, colour)
     if hair.curly:
         _draw_curls(cv, head, hair, colour)
 
