@@ -1,0 +1,102 @@
+"""The real Hydra config composes for every group choice, and bad values fail early with one line."""
+
+from pathlib import Path
+
+import hydra
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from facegan.config_checks import check_config, requested_processes
+from facegan.errors import ConfigError
+from facegan.module import GAN
+from facegan.strategy import STRATEGY_NAME
+from facegan.train import build_module, trainer_overrides
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def compose_train(*overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = "/tmp/facegan-test-compose"  # ${hydra:runtime.output_dir} needs a live run
+    return cfg
+
+
+@pytest.mark.parametrize("model,size", [("dcgan32", 32), ("dcgan64", 64), ("dcgan128", 128)])
+@pytest.mark.parametrize("loss", ["bce", "lsgan"])
+def test_every_model_and_loss_composes_and_builds(model, size, loss):
+    cfg = compose_train(f"model={model}", f"loss={loss}", "data=synthetic", "model.ngf=4", "model.ndf=4")
+    assert cfg.data.image_size == size  # data follows the model
+    check_config(cfg)
+    module = build_module(cfg)
+    assert module.generator.image_size == size and module.discriminator.image_size == size
+    assert type(module.loss).__name__ == {"bce": "BCELoss", "lsgan": "LSGANLoss"}[loss]
+
+
+def test_optimizer_presets_and_separate_learning_rates():
+    adam = build_module(compose_train("data=synthetic"))
+    opt_g, opt_d = adam.configure_optimizers()
+    assert opt_g.defaults["lr"] == opt_d.defaults["lr"] == 2e-4
+    assert tuple(opt_g.defaults["betas"]) == (0.5, 0.999)
+    ttur = build_module(compose_train("data=synthetic", "optimizer=ttur"))
+    opt_g, opt_d = ttur.configure_optimizers()
+    assert (opt_g.defaults["lr"], opt_d.defaults["lr"]) == (1e-4, 4e-4)
+    assert tuple(opt_d.defaults["betas"]) == (0.0, 0.9)
+    split = build_module(compose_train("data=synthetic", "optimizer.generator.lr=1e-3"))
+    opt_g, opt_d = split.configure_optimizers()
+    assert (opt_g.defaults["lr"], opt_d.defaults["lr"]) == (1e-3, 2e-4)
+
+
+def test_image_size_mismatch_is_a_one_line_error():
+    cfg = compose_train("data=synthetic", "model=dcgan32", "data.image_size=64")
+    with pytest.raises(ConfigError, match="data.image_size=64 does not match model.image_size=32.*model=dcgan64"):
+        check_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("data.batch_size=0", "data.batch_size=0"),
+        ("model.image_size=48", "image_size=48"),
+        ("ckpt_path=/nonexistent/last.ckpt", "ckpt_path=/nonexistent/last.ckpt"),
+    ],
+)
+def test_bad_values_fail_before_training(override, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(compose_train("data=synthetic", override))
+
+
+def test_max_steps_counts_batches_and_multi_process_picks_gan_ddp():
+    cfg = compose_train("data=synthetic", "trainer.max_steps=50", "trainer.accelerator=cpu", "trainer.devices=2")
+    overrides = trainer_overrides(cfg)
+    assert overrides["max_steps"] == 50 * GAN.optimizer_steps_per_batch
+    assert overrides["strategy"] == STRATEGY_NAME
+    single = trainer_overrides(compose_train("data=synthetic", "trainer=cpu"))
+    assert "strategy" not in single and "max_steps" not in single
+
+
+@pytest.mark.parametrize(
+    "devices,num_nodes,expected", [(2, 1, 2), ("3", 1, 3), ("0,1", 2, 4), ([0, 1, 2], 1, 3), ("auto", 1, 1)]
+)
+def test_requested_processes(devices, num_nodes, expected):
+    cfg = compose_train("data=synthetic", "trainer.accelerator=cpu")
+    with open_dict(cfg):
+        cfg.trainer.devices = devices
+        cfg.trainer.num_nodes = num_nodes
+    assert requested_processes(cfg.trainer) == expected
+
+
+def test_trainer_presets_compose():
+    for preset in ("default", "cpu", "gpu", "multi_gpu"):
+        cfg = compose_train("data=synthetic", f"trainer={preset}")
+        assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
+    assert compose_train("trainer=multi_gpu").trainer.strategy == STRATEGY_NAME
+
+
+def test_demo_experiment_uses_synthetic_faces():
+    cfg = compose_train("experiment=demo")
+    assert cfg.data._target_.endswith("SyntheticDataModule")
+    datamodule = hydra.utils.instantiate(cfg.data)
+    assert datamodule.image_size == cfg.model.image_size

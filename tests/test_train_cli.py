@@ -1,0 +1,113 @@
+"""End-to-end runs of the real `scripts/train.py` in a subprocess, on tiny synthetic data."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import SHARED_CELEBA, run_cli, tensorboard_tags
+
+TINY = (
+    "data=synthetic",
+    "data.num_images=96",
+    "data.batch_size=16",
+    "data.num_workers=0",
+    "model.ngf=8",
+    "model.ndf=8",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=3",
+    "trainer.log_every_n_steps=1",
+)
+STEP_SCALARS = {"loss/d", "loss/g", "loss/d_real", "loss/d_fake", "d/real", "d/fake"}
+
+
+@pytest.mark.parametrize("loss", ["bce", "lsgan"])
+def test_run_writes_tensorboard_grids_plot_and_checkpoints(tmp_path, loss):
+    run_dir = tmp_path / "run"
+    result = run_cli("train.py", *TINY, f"loss={loss}", f"hydra.run.dir={run_dir}")
+    assert "Outputs in" in result.stdout + result.stderr
+
+    tags = tensorboard_tags(run_dir)
+    assert STEP_SCALARS <= tags["scalars"]
+    assert {f"{name}_epoch" for name in STEP_SCALARS} <= tags["scalars"]
+    assert {"samples/fixed_noise", "samples/real"} <= tags["images"]
+
+    for name in ("loss_plot.png", "samples/real.png", "samples/epoch_000.png", "samples/epoch_001.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    for name in ("last.ckpt", "epoch_000.ckpt", "epoch_001.ckpt"):
+        assert (run_dir / "checkpoints" / name).is_file(), name
+
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["state_dict"]["fixed_noise"].shape == (64, 100)
+    assert checkpoint["hyper_parameters"]["network_config"]["image_size"] == 32
+    # global_step counts both optimizer steps: 2 epochs x 3 batches x (D + G)
+    assert checkpoint["global_step"] == 12
+
+
+def test_resume_continues_from_checkpoint(tmp_path):
+    first = tmp_path / "first"
+    run_cli("train.py", *TINY, f"hydra.run.dir={first}")
+    resumed = tmp_path / "resumed"
+    run_cli("train.py", *TINY, "trainer.max_epochs=3", f"ckpt_path={first}/checkpoints/last.ckpt", f"hydra.run.dir={resumed}")
+    before = torch.load(first / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    after = torch.load(resumed / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert after["epoch"] == before["epoch"] + 1
+    assert after["global_step"] == before["global_step"] + 6
+    assert torch.equal(after["state_dict"]["fixed_noise"], before["state_dict"]["fixed_noise"])
+    assert (resumed / "samples" / "epoch_002.png").is_file()
+
+
+def test_max_steps_counts_batches(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli("train.py", *TINY, "trainer.max_epochs=-1", "trainer.max_steps=4", "trainer.limit_train_batches=1.0", f"hydra.run.dir={run_dir}")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["global_step"] == 4 * 2  # 4 batches, each one D and one G step
+
+
+def test_two_process_cpu_ddp_writes_one_run_folder(tmp_path):
+    run_cli("train.py", *TINY, "loss=lsgan", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=1", f"paths.log_dir={tmp_path}")
+    runs = list((tmp_path / "train" / "runs").iterdir())
+    assert len(runs) == 1, runs
+    assert (runs[0] / "checkpoints" / "last.ckpt").is_file()
+    assert (runs[0] / "samples" / "epoch_000.png").is_file()
+    assert len(list((runs[0] / "tensorboard").glob("events.out.tfevents.*"))) == 1  # rank 0 only
+
+
+def test_multirun_gives_each_job_its_own_folder(tmp_path):
+    run_cli("train.py", "-m", *TINY, "trainer.max_epochs=1", "loss=bce,lsgan", f"hydra.sweep.dir={tmp_path}")
+    for job in ("0", "1"):
+        assert (tmp_path / job / "checkpoints" / "last.ckpt").is_file()
+        assert "loss/d" in tensorboard_tags(tmp_path / job)["scalars"]
+
+
+@pytest.mark.skipif(not SHARED_CELEBA.is_dir(), reason="needs ../shared/data/celeba_sample")
+def test_trains_on_real_celeba_images(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli(
+        "train.py",
+        f"data.root={SHARED_CELEBA}",
+        "data.batch_size=32",
+        "model.ngf=16",
+        "model.ndf=16",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=4",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert (run_dir / "samples" / "real.png").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        ((*TINY, "model=dcgan32", "data.image_size=64"), "data.image_size=64 does not match"),
+        (("data=celeba", "data.root=/nonexistent/celeba"), "data.root=/nonexistent/celeba does not exist"),
+        ((*TINY, "data.batch_size=-4"), "data.batch_size=-4"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero_exit(tmp_path, overrides, expected):
+    result = run_cli("train.py", *overrides, f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert result.returncode == 2
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("facegan: error:")]
+    assert len(error_lines) == 1 and expected in error_lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
