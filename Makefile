@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
+# Real faces for `make bench`: the shared CelebA sample when it sits beside the checkout.
+BENCH_DATA ?= $(if $(wildcard ../shared/data/celeba_sample),../shared/data/celeba_sample,data/celeba)
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo train test bench tensorboard clean
@@ -29,8 +31,8 @@ train: $(STAMP)  ## train with the default config plus ARGS
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q tests $(ARGS)
 
-bench: $(STAMP)  ## measure training throughput against the canonical DCGAN loop
-	$(PY) scripts/benchmark.py $(ARGS)
+bench: $(STAMP)  ## training img/s of facegan vs the canonical DCGAN loop (BENCH_DATA=<image folder>)
+	$(PY) scripts/benchmark.py data.root=$(BENCH_DATA) $(ARGS)
 
 tensorboard: $(STAMP)  ## open TensorBoard on every run under outputs/
 	$(VENV)/bin/tensorboard --logdir outputs

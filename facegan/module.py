@@ -32,9 +32,18 @@ class GAN(pl.LightningModule):
         num_sample_images: int = 64,
         sample_seed: int = 0,
         network_config: dict | None = None,
+        channels_last: bool = False,
+        compile_networks: bool = False,
     ):
         super().__init__()
         self.automatic_optimization = False
+        self.channels_last = channels_last
+        if channels_last:  # NHWC weights; inputs follow in training_step
+            generator.to(memory_format=torch.channels_last)
+            discriminator.to(memory_format=torch.channels_last)
+        if compile_networks:  # in place, so state_dict keys (and checkpoints) stay those of the eager networks
+            generator.compile()
+            discriminator.compile()
         self.generator = generator
         self.discriminator = discriminator
         self.loss = loss
@@ -62,6 +71,8 @@ class GAN(pl.LightningModule):
 
     def training_step(self, real: torch.Tensor, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
         z = torch.randn(real.shape[0], self.generator.latent_dim, device=real.device)
         fake = self.generator(z)  # (B, 3, S, S); one G forward serves both updates, as in the DCGAN recipe
 

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from facegan.config_checks import check_config, requested_processes
 from facegan.module import GAN
+from facegan.performance import PerformanceSettings, resolve_performance
 from facegan.strategy import STRATEGY_NAME
 
 log = logging.getLogger(__name__)
@@ -29,22 +30,29 @@ def instantiate_all(group: DictConfig | None) -> list[Any]:
     return [hydra.utils.instantiate(node) for node in group.values() if node is not None and "_target_" in node]
 
 
-def build_module(cfg: DictConfig) -> GAN:
+def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None) -> GAN:
     """The networks, the loss and the optimizer factories, injected into the LightningModule."""
+    performance = performance or resolve_performance(cfg)
+    optimizer_kwargs = {"fused": True} if performance.fused_adam else {}
     return GAN(
         generator=hydra.utils.instantiate(cfg.model.generator),
         discriminator=hydra.utils.instantiate(cfg.model.discriminator),
         loss=hydra.utils.instantiate(cfg.loss),
-        generator_optimizer=hydra.utils.instantiate(cfg.optimizer.generator, _convert_="all"),
-        discriminator_optimizer=hydra.utils.instantiate(cfg.optimizer.discriminator, _convert_="all"),
+        generator_optimizer=hydra.utils.instantiate(cfg.optimizer.generator, _convert_="all", **optimizer_kwargs),
+        discriminator_optimizer=hydra.utils.instantiate(
+            cfg.optimizer.discriminator, _convert_="all", **optimizer_kwargs
+        ),
         sample_seed=cfg.seed,
         network_config=OmegaConf.to_container(cfg.model, resolve=True),
+        channels_last=performance.channels_last,
+        compile_networks=performance.compile,
     )
 
 
-def trainer_overrides(cfg: DictConfig) -> dict[str, Any]:
+def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None = None) -> dict[str, Any]:
     """Translate facegan's trainer settings where they differ from Lightning's own meaning."""
-    overrides: dict[str, Any] = {}
+    performance = performance or resolve_performance(cfg)
+    overrides: dict[str, Any] = {"precision": performance.precision}
     max_steps = cfg.trainer.get("max_steps", -1)
     if max_steps is not None and max_steps > 0:
         # Users count batches; Lightning's global_step counts both optimizer steps of a batch.
@@ -56,16 +64,18 @@ def trainer_overrides(cfg: DictConfig) -> dict[str, Any]:
 
 def train(cfg: DictConfig) -> float | None:
     check_config(cfg)
+    performance = resolve_performance(cfg)
     pl.seed_everything(cfg.seed, workers=True)
 
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
-    module = build_module(cfg)
+    module = build_module(cfg, performance)
     trainer: pl.Trainer = hydra.utils.instantiate(
         cfg.trainer,
         callbacks=instantiate_all(cfg.get("callbacks")),
         logger=instantiate_all(cfg.get("logger")),
-        **trainer_overrides(cfg),
+        **trainer_overrides(cfg, performance),
     )
+    log.info("Speed settings: %s", performance)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
     if trainer.is_global_zero:

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: runs on clusters and CI without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 class LossPlotCallback(pl.Callback):
@@ -30,6 +31,7 @@ class LossPlotCallback(pl.Callback):
         figure, axes = plt.subplots(figsize=(7, 4), dpi=110)
         for name, label in (("loss/g", "generator"), ("loss/d", "discriminator")):
             axes.plot(self.history["epoch"], self.history[name], marker="o", markersize=3, label=label)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         axes.set_xlabel("epoch")
         axes.set_ylabel("mean loss")
         axes.set_title("GAN losses per epoch")

@@ -1,47 +1,121 @@
 """LightningDataModules: CelebA (or any face folder) and the built-in synthetic faces.
 
+Two data paths, the same batches to the model:
+  data.cache=true (default)  prepare_data decodes the source once into a prepared cache (cache.py);
+                             batches are gathered from it on the training device (batches.py).
+  data.cache=false           a plain DataLoader decodes every image every epoch in num_workers processes.
+
 Batch size is per device (Lightning's convention): the global batch is
 data.batch_size x trainer.devices x trainer.num_nodes.
 """
 
+import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from facegan.data.batches import EpochBatches, ResidentImages, StagedImages, place_images
+from facegan.data.cache import CacheSpec, PreparedImages, open_prepared, prepare
 from facegan.data.images import ImageFilesDataset
-from facegan.data.sources import CELEBA_HELP, DataSourceError, ImageSource, find_images, select_split
+from facegan.data.sources import CELEBA_HELP, DataSourceError, ImageSource, find_images, fingerprint, select_split
 from facegan.data.synthetic import SyntheticFaces
+from facegan.errors import ConfigError, FaceganError
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (a cluster job's allocation, not the whole node)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class FaceDataModule(pl.LightningDataModule):
-    """Shuffled, batched, drop_last training batches of (B, 3, S, S) images in [-1, 1]."""
+    """Shuffled, batched, drop_last training batches of (B, 3, S, S) images in [-1, 1].
 
-    def __init__(self, image_size: int, batch_size: int = 128, num_workers: int = 2):
+    Subclasses say what the images are: `build_dataset` (one decoded item at a time) and
+    `cache_spec` (what the prepared cache holds and how to decode it).
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        batch_size: int = 128,
+        num_workers: int = 2,
+        cache: bool = True,
+        cache_dir: str = ".cache",
+        prepare_workers: int | None = None,
+        flip: bool = False,
+        seed: int = 0,
+    ):
         super().__init__()
         if batch_size <= 0:
-            raise ValueError(f"data.batch_size={batch_size} must be positive (e.g. data.batch_size=128)")
+            raise ConfigError(f"data.batch_size={batch_size} must be positive (e.g. data.batch_size=128)")
         if num_workers < 0:
-            raise ValueError(f"data.num_workers={num_workers} must be >= 0 (0 loads in the training process)")
+            raise ConfigError(f"data.num_workers={num_workers} must be >= 0 (0 loads in the training process)")
+        if prepare_workers is not None and prepare_workers <= 0:
+            raise ConfigError(f"data.prepare_workers={prepare_workers} must be positive, or null for one per CPU")
+        if flip and not cache:
+            raise ConfigError("data.flip=true flips batches of the prepared cache on the device: keep data.cache=true")
+        if seed < 0:
+            raise ConfigError(f"seed={seed} must be >= 0")
         self.image_size = image_size
         self.batch_size = batch_size
         self.num_workers = num_workers
-        self.dataset: Dataset | None = None
+        self.cache = cache
+        self.cache_dir = Path(cache_dir).expanduser()
+        self.prepare_workers = prepare_workers or available_cpus()
+        self.flip = flip
+        self.seed = seed
+        self.dataset: Dataset | None = None  # data.cache=false
+        self.prepared: PreparedImages | None = None  # data.cache=true
+        self._spec: CacheSpec | None = None
+        self._placed: ResidentImages | StagedImages | None = None
 
     def build_dataset(self) -> Dataset:
         raise NotImplementedError
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.dataset is None:
-            self.dataset = self.build_dataset()
-            if len(self.dataset) < self.batch_size:
-                raise ValueError(
-                    f"data.batch_size={self.batch_size} is larger than the {len(self.dataset)} images available "
-                    "(batches drop the incomplete last one): lower data.batch_size or add images"
-                )
+    def build_cache_spec(self) -> CacheSpec:
+        raise NotImplementedError
 
-    def train_dataloader(self) -> DataLoader:
+    def cache_spec(self) -> CacheSpec:
+        # Built once: for a folder source it stats every file (CelebA: 202,599 of them).
+        if self._spec is None:
+            self._spec = self.build_cache_spec()
+        return self._spec
+
+    def prepare_data(self) -> None:
+        """Build the prepared cache unless a matching one exists (Lightning: one process per node)."""
+        if self.cache:
+            prepare(self.cache_spec(), self.cache_dir, self.prepare_workers)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.cache and self.prepared is None:
+            self.prepared = open_prepared(self.cache_spec(), self.cache_dir)
+            if self.prepared is None:
+                raise FaceganError(
+                    f"no prepared cache for this data in {self.cache_dir}: run prepare_data() first "
+                    "(Trainer.fit does), or scripts/prepare_data.py with the same data and model overrides"
+                )
+        if not self.cache and self.dataset is None:
+            self.dataset = self.build_dataset()
+        available = len(self.prepared) if self.cache else len(self.dataset)
+        if available < self.batch_size:
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} is larger than the {available} images available "
+                "(batches drop the incomplete last one): lower data.batch_size or add images"
+            )
+
+    def train_dataloader(self) -> DataLoader | EpochBatches:
+        if self.cache:
+            trainer = self.trainer
+            return self.epoch_batches(
+                trainer.strategy.root_device,
+                rank=trainer.global_rank,
+                world_size=trainer.world_size,
+                epoch=lambda: trainer.current_epoch,
+            )
         assert self.dataset is not None, "setup() must run before train_dataloader()"
         return DataLoader(
             self.dataset,
@@ -52,6 +126,24 @@ class FaceDataModule(pl.LightningDataModule):
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
         )
+
+    def epoch_batches(
+        self, device: torch.device, rank: int = 0, world_size: int = 1, epoch: Callable[[], int] = lambda: 0
+    ) -> EpochBatches:
+        """The cached path's batches for one rank, on `device`; the images move there once."""
+        assert self.prepared is not None, "setup() must run before epoch_batches()"
+        if self._placed is None or self._placed.device != device:
+            self._placed = place_images(torch.from_numpy(self.prepared.images), device, self.batch_size)
+        batches = EpochBatches(self._placed, self.batch_size, self.seed, epoch, rank, world_size, self.flip)
+        if len(batches) == 0:
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} x {world_size} processes needs more than the "
+                f"{len(self.prepared)} images available: lower data.batch_size or trainer.devices"
+            )
+        return batches
+
+    def teardown(self, stage: str | None = None) -> None:
+        self._placed = None  # frees the device copy of the images
 
 
 class CelebADataModule(FaceDataModule):
@@ -66,8 +158,13 @@ class CelebADataModule(FaceDataModule):
         download: bool = False,
         batch_size: int = 128,
         num_workers: int = 2,
+        cache: bool = True,
+        cache_dir: str = ".cache",
+        prepare_workers: int | None = None,
+        flip: bool = False,
+        seed: int = 0,
     ):
-        super().__init__(image_size, batch_size, num_workers)
+        super().__init__(image_size, batch_size, num_workers, cache, cache_dir, prepare_workers, flip, seed)
         self.root = Path(root).expanduser()
         self.split = split
         self.crop_size = crop_size
@@ -78,26 +175,65 @@ class CelebADataModule(FaceDataModule):
     def _resolve(self) -> ImageSource:
         return select_split(find_images(self.root), self.root, self.split)
 
+    def _files(self) -> ImageSource:
+        if self.source is None:
+            self.source = self._resolve()
+        return self.source
+
     def prepare_data(self) -> None:
         if self.download:
             download_celeba(self.root)
+        super().prepare_data()
 
-    def build_dataset(self) -> Dataset:
-        if self.source is None:
-            self.source = self._resolve()
-        return ImageFilesDataset(self.source, self.image_size, self.crop_size)
+    def build_dataset(self) -> ImageFilesDataset:
+        return ImageFilesDataset(self._files(), self.image_size, self.crop_size)
+
+    def build_cache_spec(self) -> CacheSpec:
+        source = self._files()
+        name = Path(source.location).stem + ("" if self.split == "all" else f"-{self.split}")
+        return CacheSpec(
+            name=re.sub(r"[^\w.-]", "_", name),
+            image_size=self.image_size,
+            count=len(source),
+            identity={
+                "source": str(source.location.resolve()),
+                "fingerprint": fingerprint(source),
+                "split": self.split,
+                "crop_size": self.crop_size,
+            },
+            load=self.build_dataset().load_uint8,
+        )
 
 
 class SyntheticDataModule(FaceDataModule):
     """Procedurally drawn faces: no download, deterministic for a seed."""
 
-    def __init__(self, image_size: int, num_images: int = 20000, seed: int = 0, batch_size: int = 128, num_workers: int = 2):
-        super().__init__(image_size, batch_size, num_workers)
+    def __init__(
+        self,
+        image_size: int,
+        num_images: int = 20000,
+        seed: int = 0,
+        batch_size: int = 128,
+        num_workers: int = 2,
+        cache: bool = True,
+        cache_dir: str = ".cache",
+        prepare_workers: int | None = None,
+        flip: bool = False,
+    ):
+        super().__init__(image_size, batch_size, num_workers, cache, cache_dir, prepare_workers, flip, seed)
         self.num_images = num_images
-        self.seed = seed
 
-    def build_dataset(self) -> Dataset:
+    def build_dataset(self) -> SyntheticFaces:
         return SyntheticFaces(num_images=self.num_images, image_size=self.image_size, seed=self.seed)
+
+    def build_cache_spec(self) -> CacheSpec:
+        return CacheSpec(
+            name=f"synthetic-seed{self.seed}",
+            image_size=self.image_size,
+            count=self.num_images,
+            identity={"source": "synthetic", "num_images": self.num_images, "seed": self.seed},
+            load=self.build_dataset().render_uint8,
+        )
 
 
 def download_celeba(root: Path) -> None:

@@ -11,6 +11,23 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from facegan.data.sources import ImageSource
+from facegan.errors import FaceganError
+
+# What PIL and zipfile raise for a file that is truncated, corrupt or not an image at all
+# (UnidentifiedImageError and "image file is truncated" are OSErrors; broken PNG chunks raise SyntaxError).
+UNREADABLE_IMAGE_ERRORS = (OSError, SyntaxError, EOFError, zipfile.BadZipFile, Image.DecompressionBombError)
+
+
+class BadImageError(FaceganError):
+    """One source file that cannot be decoded; the prepared cache skips it, the plain DataLoader cannot."""
+
+    def __init__(self, file: str, reason: str = ""):
+        # One positional argument must suffice: DataLoader workers re-raise an error as type(error)(message).
+        fix = "delete it, or keep data.cache=true, which skips unreadable files"
+        message = f"{file} is not a readable image ({reason}): {fix}" if reason else file
+        super().__init__(message)
+        self.file = file
+        self.reason = reason
 
 
 def crop_and_resize(image: Image.Image, image_size: int, crop_size: int | None = None) -> np.ndarray:
@@ -32,9 +49,14 @@ def crop_and_resize(image: Image.Image, image_size: int, crop_size: int | None =
     return np.array(image, dtype=np.uint8)  # a writable copy: torch.from_numpy needs one
 
 
+def scale_to_model_range(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 of any shape -> float32 in [-1, 1], the range of the generator's Tanh, on the tensor's device."""
+    return pixels.float().div_(127.5).sub_(1.0)
+
+
 def to_model_range(pixels: np.ndarray) -> torch.Tensor:
-    """uint8 (H, W, 3) -> float32 (3, H, W) in [-1, 1], the range of the generator's Tanh."""
-    return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    """uint8 (H, W, 3) -> float32 (3, H, W) in [-1, 1]."""
+    return scale_to_model_range(torch.from_numpy(pixels).permute(2, 0, 1))
 
 
 class ImageFilesDataset(Dataset):
@@ -60,8 +82,13 @@ class ImageFilesDataset(Dataset):
         return Image.open(BytesIO(self._zip.read(name)))
 
     def load_uint8(self, index: int) -> np.ndarray:
-        with self._open(self.source.files[index]) as image:
-            return crop_and_resize(image, self.image_size, self.crop_size)
+        """Image `index` as uint8 (S, S, 3), or BadImageError naming the file when it cannot be decoded."""
+        name = self.source.files[index]
+        try:
+            with self._open(name) as image:
+                return crop_and_resize(image, self.image_size, self.crop_size)
+        except UNREADABLE_IMAGE_ERRORS as error:
+            raise BadImageError(str(self.source.location / name), f"{type(error).__name__}: {error}") from error
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return to_model_range(self.load_uint8(index))

@@ -7,6 +7,8 @@ Accepted layouts (checked in this order):
   root/img_align_celeba.zip, root/celeba/img_align_celeba.zip, or root itself a .zip: read in place
 """
 
+import hashlib
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,3 +108,17 @@ def select_split(source: ImageSource, root: str | Path, split: str) -> ImageSour
             f"{partition_file}; use data.split=all"
         )
     return ImageSource(location=source.location, files=files, zip_path=source.zip_path)
+
+
+def fingerprint(source: ImageSource) -> str:
+    """A hash that changes when any file is added, removed, renamed or rewritten (sizes and mtimes; no decoding)."""
+    digest = hashlib.sha256(str(source.location.resolve()).encode())
+    if source.zip_path is not None:
+        stat = source.zip_path.stat()  # members change only when the archive itself does
+        digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+        digest.update("\n".join(source.files).encode())
+        return digest.hexdigest()
+    for name in source.files:
+        stat = os.stat(source.location / name)
+        digest.update(f"{name}\0{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,85 @@
+"""Quality during training: FID and KID every `metrics.every_n_epochs` epochs, and the checkpoint of
+the best FID. Settings in conf/metrics/default.yaml."""
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from facegan.metrics import FidKidEvaluator, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
+
+log = logging.getLogger(__name__)
+
+FID_KEY = "metrics/fid"
+KID_KEY = "metrics/kid"
+
+
+class MetricsCallback(pl.Callback):
+    """Logs `metrics/fid` and `metrics/kid` (TensorBoard, and callback_metrics for checkpoints and sweeps)
+    after every `every_n_epochs` epochs and after the last one, and appends one line per evaluation to
+    `metrics.jsonl` in the run folder. When metrics are off, or no feature extractor can be loaded,
+    training goes on and the reason is logged once, with how to turn them on."""
+
+    def __init__(self, output_dir: str, settings: MetricSettings):
+        self.settings = settings
+        self.jsonl_path = Path(output_dir) / "metrics.jsonl"
+        self.evaluator: FidKidEvaluator | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit" or self.evaluator is not None:
+            return
+        reason = self.settings.off_reason(trainer.strategy.root_device)
+        if reason is None:
+            try:
+                extractor = load_feature_extractor(self.settings)
+            except MetricsUnavailable as error:
+                reason = str(error)
+            else:
+                self.evaluator = FidKidEvaluator(extractor, self.settings, Shard.of(trainer.strategy))
+                return
+        if trainer.is_global_zero:
+            log.warning("FID/KID are off, and checkpoints/best.ckpt is not written: %s", reason)
+
+    def is_due(self, trainer: pl.Trainer) -> bool:
+        epochs_done = trainer.current_epoch + 1
+        last_epoch = trainer.max_epochs is not None and 0 < trainer.max_epochs <= epochs_done
+        steps_spent = 0 < trainer.max_steps <= trainer.global_step
+        return epochs_done % self.settings.every_n_epochs == 0 or last_epoch or steps_spent or trainer.should_stop
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.evaluator is None or not self.is_due(trainer):
+            return
+        self.evaluator.prepare(trainer.datamodule, pl_module.device)
+        started = time.perf_counter()
+        scores = self.evaluator(pl_module.sample, pl_module.generator.latent_dim, pl_module.device)
+        seconds = time.perf_counter() - started
+        # Every rank holds the same scores: checkpoint callbacks on all ranks agree without a sync.
+        pl_module.log(FID_KEY, scores.fid, on_step=False, on_epoch=True, sync_dist=False)
+        pl_module.log(KID_KEY, scores.kid_mean, on_step=False, on_epoch=True, sync_dist=False)
+        if trainer.is_global_zero:
+            images_seen = pl_module.batches_done * trainer.datamodule.batch_size * trainer.world_size
+            record = {
+                "epoch": trainer.current_epoch,
+                "batches_done": pl_module.batches_done,
+                "images_seen": images_seen,
+                **scores.as_dict(),
+                "extractor": self.evaluator.extractor.name,
+                "seconds": round(seconds, 2),
+            }
+            self.jsonl_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.jsonl_path.open("a") as file:
+                file.write(json.dumps(record) + "\n")
+            log.info("epoch %d: FID %.2f, KID %.4f (%d images, %.1f s)", trainer.current_epoch, scores.fid, scores.kid_mean, scores.num_fake, seconds)
+
+
+class BestMetricCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint for a metric measured only on some epochs, or not at all (metrics off): until the
+    monitored key has been logged it does nothing, instead of warning that the key is missing. Lightning's
+    strict comparison keeps a repeated (not re-measured) value from rewriting the file."""
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.monitor in trainer.callback_metrics:
+            super().on_train_epoch_end(trainer, pl_module)

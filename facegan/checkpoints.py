@@ -1,0 +1,81 @@
+"""Rebuild a trained generator from a facegan checkpoint alone, on any device (a GPU run's checkpoint
+loads on a CPU-only machine): the network config travels in the checkpoint's hyperparameters."""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import hydra
+import torch
+from torch import nn
+
+from facegan.errors import ConfigError
+
+# The EMA generator (an exponential moving average of G's weights) gives smoother samples: used when present.
+WEIGHT_PREFIXES = ("generator_ema.", "generator.")
+
+
+@dataclass(frozen=True)
+class GeneratorInfo:
+    """What a sample or export command needs to know about the generator it loaded."""
+
+    ckpt_path: str
+    latent_dim: int
+    image_size: int
+    weights: str  # the state_dict prefix the weights came from: "generator_ema" or "generator"
+    epoch: int  # 0-based epoch the checkpoint was saved in, as in checkpoints/epoch_NNN.ckpt
+    global_step: int  # Lightning's optimizer steps (two per batch for facegan's GAN)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_checkpoint_path(ckpt_path: str | Path | None) -> Path:
+    """The checkpoint's path, or a one-line ConfigError when it is unset or not a file."""
+    if not ckpt_path:
+        raise ConfigError("ckpt_path is not set: pass the checkpoint of a run, e.g. ckpt_path=<run>/checkpoints/last.ckpt")
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path} is not a file: give the path of a .ckpt (e.g. <run>/checkpoints/last.ckpt)")
+    return path
+
+
+def generator_weights(state_dict: dict[str, torch.Tensor]) -> tuple[str | None, dict[str, torch.Tensor]]:
+    """The preferred generator's name ("generator_ema" or "generator") and its weights with the prefix
+    stripped; (None, {}) when the state_dict holds no generator."""
+    for prefix in WEIGHT_PREFIXES:
+        weights = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
+        if weights:
+            return prefix.rstrip("."), weights
+    return None, {}
+
+
+def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, GeneratorInfo]:
+    """The checkpoint's generator in eval mode (BatchNorm running statistics, as the training grids use)."""
+    path = check_checkpoint_path(ckpt_path)
+    try:
+        # weights_only: a checkpoint is data; never run code from a downloaded file.
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise ConfigError(f"ckpt_path={ckpt_path} could not be read as a checkpoint: {error}".splitlines()[0]) from None
+    if not isinstance(checkpoint, dict):
+        checkpoint = {}
+    network_config = checkpoint.get("hyper_parameters", {}).get("network_config")
+    weights_name, weights = generator_weights(checkpoint.get("state_dict", {}))
+    if not network_config or not weights:
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} is not a facegan GAN checkpoint (no generator weights or network_config): "
+            "use a checkpoint written by scripts/train.py"
+        )
+
+    generator: nn.Module = hydra.utils.instantiate(network_config["generator"])
+    generator.load_state_dict(weights)
+    generator.to(map_location).eval()
+    info = GeneratorInfo(
+        ckpt_path=str(path),
+        latent_dim=int(network_config["latent_dim"]),
+        image_size=int(network_config["image_size"]),
+        weights=weights_name,
+        epoch=int(checkpoint.get("epoch", -1)),
+        global_step=int(checkpoint.get("global_step", -1)),
+    )
+    return generator, info

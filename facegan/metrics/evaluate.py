@@ -1,0 +1,56 @@
+"""`evaluate(cfg)`: FID and KID of a checkpoint's generator against a dataset's real images, on any
+device (a GPU run's checkpoint evaluates on a CPU-only machine). scripts/evaluate.py prints the result."""
+
+import time
+from typing import Any
+
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from facegan.checkpoints import check_checkpoint_path, load_generator
+from facegan.errors import ConfigError
+from facegan.metrics.evaluator import FidKidEvaluator
+from facegan.metrics.extractors import load_feature_extractor
+from facegan.metrics.settings import MetricSettings
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is the GPU when there is one; `cpu`, `cuda` and `cuda:N` are taken as they are."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name} is not a device: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} but no CUDA GPU is visible: use device=cpu")
+    return device
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """The scores, sample counts, extractor, checkpoint and seconds taken, as one JSON-ready dict."""
+    started = time.perf_counter()
+    # Cheap checks first: settings, device and checkpoint path fail in one line before anything loads.
+    settings: MetricSettings = hydra.utils.instantiate(cfg.metrics)
+    device = resolve_device(cfg.device)
+    check_checkpoint_path(cfg.ckpt_path)
+
+    generator, info = load_generator(cfg.ckpt_path, map_location=device)
+    cfg.model.image_size = info.image_size  # the real images are compared at the generator's size
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    evaluator = FidKidEvaluator(load_feature_extractor(settings), settings)
+    evaluator.prepare(datamodule, device)
+    scores = evaluator(lambda z: generator(z.to(device)), info.latent_dim, device)
+    return {
+        **scores.as_dict(),
+        "extractor": evaluator.extractor.name,
+        "ckpt_path": info.ckpt_path,
+        "weights": info.weights,
+        "epoch": info.epoch,
+        "image_size": info.image_size,
+        "device": str(device),
+        "seconds": round(time.perf_counter() - started, 2),
+    }

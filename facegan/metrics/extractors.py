@@ -1,0 +1,117 @@
+"""Feature extractors for FID and KID: the network that maps images to the features whose statistics
+are compared. Every extractor takes facegan's images, (N, 3, S, S) floats in [-1, 1] at any S, and
+returns (N, d) float features; its `name` keys the cache of real-image features."""
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from facegan.errors import FaceganError
+from facegan.metrics.settings import MetricSettings
+
+INCEPTION_INPUT_SIZE = 299
+SHARED_INCEPTION_HINT = "metrics.feature_extractor=<TorchScript Inception .pt> (e.g. ../shared/models/inception-2015-12-05.pt)"
+
+
+class MetricsUnavailable(FaceganError):
+    """No feature extractor could be loaded; the message says how to provide one."""
+
+
+class FeatureExtractor(nn.Module):
+    """Base of facegan's extractors: frozen, always in eval mode, named for the feature cache."""
+
+    name: str
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def train(self, mode: bool = True) -> "FeatureExtractor":
+        return super().train(False)  # BatchNorm statistics of a feature network must never move
+
+
+class TorchScriptExtractor(FeatureExtractor):
+    """A TorchScript network taking (N, 3, 299, 299) RGB in [-1, 1], such as the 2015-12-05 Inception
+    that FID was defined with. Images are resized bilinearly to 299 first."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path).expanduser()
+        # The file's digest, not just its name, keys the cache: two networks never share real features.
+        super().__init__(f"{path.stem}-{file_digest(path)}")
+        with warnings.catch_warnings():
+            # Recent torch marks TorchScript deprecated; the FID Inception is only published in that format.
+            warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=FutureWarning)
+            self.network = torch.jit.load(str(path), map_location="cpu").eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-1] != INCEPTION_INPUT_SIZE or images.shape[-2] != INCEPTION_INPUT_SIZE:
+            images = F.interpolate(images, size=(INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE), mode="bilinear", align_corners=False)
+        return self.network(images).float()
+
+
+class StandardInception(FeatureExtractor):
+    """torch-fidelity's Inception-v3 (the TensorFlow FID graph's weights), 2048 pool features; the same
+    network torchmetrics uses by default. Downloads its weights on first use unless given a local copy."""
+
+    def __init__(self, weights_path: str | Path | None = None):
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        if weights_path is None:
+            name = "inception-v3-compat"
+        else:
+            weights_path = Path(weights_path).expanduser()
+            name = f"inception-v3-compat-{file_digest(weights_path)}"
+        super().__init__(name)
+        self.network = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=None if weights_path is None else str(weights_path)
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        # torch-fidelity wants uint8 [0, 255] and does its own (TensorFlow-compatible) resize to 299.
+        pixels = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        (features,) = self.network(pixels)
+        return features.float()
+
+
+def file_digest(path: Path, length: int = 10) -> str:
+    """The start of the file's SHA-256."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:length]
+
+
+def describe(error: BaseException) -> str:
+    """`Type: first line of the message`, for one-line reports of a library's exception."""
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def load_feature_extractor(settings: MetricSettings) -> FeatureExtractor:
+    """metrics.feature_extractor if given, else the standard Inception (from metrics.inception_weights or
+    downloaded). Raises MetricsUnavailable, saying how to provide an extractor, when none can be loaded."""
+    if settings.feature_extractor is not None:
+        try:
+            return TorchScriptExtractor(settings.feature_extractor)
+        except Exception as error:  # torch.jit.load's errors for a file that is not TorchScript
+            raise MetricsUnavailable(
+                f"metrics.feature_extractor={settings.feature_extractor} could not be loaded as TorchScript "
+                f"({describe(error)}): give a torch.jit.save'd network, e.g. {SHARED_INCEPTION_HINT}"
+            ) from None
+    try:
+        return StandardInception(settings.inception_weights)
+    except ModuleNotFoundError:
+        raise MetricsUnavailable(
+            f"the standard Inception needs torch-fidelity (pip install torch-fidelity); or give {SHARED_INCEPTION_HINT}"
+        ) from None
+    except Exception as error:  # no network, a proxy, a truncated or foreign weights file: one message for all
+        source = f"metrics.inception_weights={settings.inception_weights}" if settings.inception_weights else "the internet"
+        raise MetricsUnavailable(
+            f"the standard Inception's weights could not be loaded from {source} ({describe(error)}); give "
+            f"{SHARED_INCEPTION_HINT}, or metrics.inception_weights=<a copy of weights-inception-2015-12-05-6726825d.pth>"
+        ) from None

@@ -1,0 +1,81 @@
+"""FID and KID between fixed real features and generated features, computed by torchmetrics.
+
+facegan extracts (and caches) the features itself, so torchmetrics' metrics are given a pass-through
+"feature network": their `update` receives features, not images. The real features are added once and
+kept across evaluations (`reset_real_features=False`).
+"""
+
+import warnings
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
+
+
+@dataclass(frozen=True)
+class Scores:
+    fid: float
+    kid_mean: float
+    kid_std: float
+    num_real: int
+    num_fake: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class PrecomputedFeatures(nn.Module):
+    """Stands in for torchmetrics' Inception: the inputs already are (N, num_features) features."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features  # torchmetrics reads this instead of probing with a dummy image
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
+class FidKid:
+    """Scores generated features against one fixed set of real features (N_real, d)."""
+
+    def __init__(self, real_features: torch.Tensor, kid_subsets: int = 100, kid_subset_size: int = 1000, seed: int = 0):
+        num_features = real_features.shape[1]
+        self.num_real = real_features.shape[0]
+        self.kid_subset_size = kid_subset_size
+        self.seed = seed
+        # sync_on_compute=False: under DDP facegan gathers every rank's features before scoring, on one rank.
+        self.fid = FrechetInceptionDistance(
+            feature=PrecomputedFeatures(num_features), reset_real_features=False, sync_on_compute=False
+        ).to(real_features.device)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*will save all extracted features in buffer.*")
+            self.kid = KernelInceptionDistance(
+                feature=PrecomputedFeatures(num_features),
+                subsets=kid_subsets,
+                subset_size=min(kid_subset_size, self.num_real),
+                reset_real_features=False,
+                sync_on_compute=False,
+            ).to(real_features.device)
+        self.fid.update(real_features, real=True)
+        self.kid.update(real_features, real=True)
+
+    @torch.no_grad()
+    def __call__(self, fake_features: torch.Tensor) -> Scores:
+        self.fid.reset()  # drops the previous generated features, keeps the real ones
+        self.kid.reset()
+        self.fid.update(fake_features, real=False)
+        self.kid.update(fake_features, real=False)
+        # KID draws random subsets: a fixed seed makes a score a function of the features alone.
+        self.kid.subset_size = min(self.kid_subset_size, self.num_real, fake_features.shape[0])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            kid_mean, kid_std = self.kid.compute()
+        return Scores(
+            fid=float(self.fid.compute()),
+            kid_mean=float(kid_mean),
+            kid_std=float(kid_std),
+            num_real=self.num_real,
+            num_fake=fake_features.shape[0],
+        )

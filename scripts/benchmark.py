@@ -1,0 +1,21 @@
+"""Measure facegan's throughput; `mode` picks what (facegan/benchmarks/ has one module per mode).
+
+    python scripts/benchmark.py mode=data data.root=~/celeba                # data path alone, img/s
+    python scripts/benchmark.py mode=data data=synthetic model=dcgan64 benchmark.batches=200
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from facegan.benchmarks import run_benchmark
+from facegan.errors import exit_on_user_error
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
+def main(cfg: DictConfig) -> None:
+    with exit_on_user_error():
+        run_benchmark(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""FID and KID of a trained generator: prints one JSON line (the log goes to stderr).
+
+    python scripts/evaluate.py ckpt_path=outputs/train/runs/<date>/checkpoints/best.ckpt data.root=~/celeba
+    python scripts/evaluate.py ckpt_path=... data.root=... metrics.num_samples=10000 device=cuda
+    python scripts/evaluate.py ckpt_path=... data.root=../shared/data/celeba_sample \\
+        metrics.feature_extractor=../shared/models/inception-2015-12-05.pt metrics.num_samples=200   # offline, CPU
+    python scripts/evaluate.py ckpt_path=... data=synthetic    # a run trained on the synthetic faces
+"""
+
+import json
+
+import hydra
+from omegaconf import DictConfig
+
+from facegan.errors import exit_on_user_error
+from facegan.metrics.evaluate import evaluate
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    with exit_on_user_error():
+        print(json.dumps(evaluate(cfg)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
