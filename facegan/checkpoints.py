@@ -32,10 +32,12 @@ class GeneratorInfo:
 def check_checkpoint_path(ckpt_path: str | Path | None) -> Path:
     """The checkpoint's path, or a one-line ConfigError when it is unset or not a file."""
     if not ckpt_path:
-        raise ConfigError("ckpt_path is not set: pass the checkpoint of a run, e.g. ckpt_path=<run>/checkpoints/last.ckpt")
+        raise ConfigError("ckpt_path is not set: pass a run's checkpoint, e.g. ckpt_path=<run>/checkpoints/last.ckpt")
     path = Path(ckpt_path).expanduser()
     if not path.is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path} is not a file: give the path of a .ckpt (e.g. <run>/checkpoints/last.ckpt)")
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} is not a file: give the path of a .ckpt (e.g. <run>/checkpoints/last.ckpt)"
+        )
     return path
 
 
@@ -53,8 +55,9 @@ def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cp
     """The checkpoint's generator in eval mode (BatchNorm running statistics, as the training grids use)."""
     path = check_checkpoint_path(ckpt_path)
     try:
-        # weights_only: a checkpoint is data; never run code from a downloaded file.
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        # Not weights_only: facegan checkpoints hold NumPy RNG states. Like Lightning, load only files you trust.
+        # mmap: the optimizer states are never read into memory.
+        checkpoint = torch.load(path, map_location=map_location, mmap=True, weights_only=False)
     except Exception as error:
         raise ConfigError(f"ckpt_path={ckpt_path} could not be read as a checkpoint: {error}".splitlines()[0]) from None
     if not isinstance(checkpoint, dict):

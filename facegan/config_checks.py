@@ -1,7 +1,6 @@
 """Cheap checks of a composed config, run before anything heavy is built or any file written."""
 
 import os
-from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
@@ -58,6 +57,3 @@ def check_config(cfg: DictConfig) -> None:
             f"trainer.devices={trainer.devices} asks for more GPUs than the {torch.cuda.device_count()} visible: "
             "lower trainer.devices"
         )
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path not in (None, "last") and not Path(ckpt_path).expanduser().is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path} is not a file: give the path of a .ckpt (e.g. <run>/checkpoints/last.ckpt)")

@@ -145,11 +145,12 @@ def export(cfg: DictConfig) -> Path:
 
     run, saved_metadata = chosen.load(path)
     difference = largest_difference(run, generator, random_latents(VERIFY_BATCH, info.latent_dim, cfg.seed))
-    if saved_metadata != metadata or not difference <= cfg.tolerance:
-        path.unlink()
+    metadata_matches = saved_metadata == metadata
+    if not metadata_matches or not difference <= cfg.tolerance:  # `not <=` also catches a NaN difference
+        path.unlink()  # never leave a file behind that disagrees with its checkpoint
         raise FaceganError(
             f"the exported {cfg.format} generator does not match the checkpoint (largest difference {difference:.3g}, "
-            f"tolerance={cfg.tolerance}; metadata read back {'matches' if saved_metadata == metadata else 'differs'}): "
+            f"tolerance={cfg.tolerance}; metadata read back {'matches' if metadata_matches else 'differs'}): "
             f"{path} removed"
         )
     log.info(
@@ -162,5 +163,9 @@ def export(cfg: DictConfig) -> Path:
         info.image_size,
         info.image_size,
     )
-    log.info("Checked on %d random z: largest difference from the checkpoint's generator %.3g", VERIFY_BATCH, difference)
+    log.info(
+        "Checked on %d random z: largest difference from the checkpoint's generator %.3g",
+        VERIFY_BATCH,
+        difference,
+    )
     return path

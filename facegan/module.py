@@ -8,6 +8,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from facegan.divergence import DivergenceMonitor
+from facegan.rng import capture_rng_state, restore_rng_state
+
 # A torch.optim class with its hyperparameters bound (Hydra `_partial_: true`), waiting for parameters.
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -34,6 +37,7 @@ class GAN(pl.LightningModule):
         network_config: dict | None = None,
         channels_last: bool = False,
         compile_networks: bool = False,
+        divergence: DivergenceMonitor | None = None,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -49,6 +53,7 @@ class GAN(pl.LightningModule):
         self.loss = loss
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
+        self.divergence = divergence or DivergenceMonitor()
         # network_config lets sample/export commands rebuild the networks from the checkpoint alone.
         self.save_hyperparameters("num_sample_images", "sample_seed", "network_config")
         # Fixed noise: the same z every epoch makes progress grids comparable; a buffer, so checkpoints keep it.
@@ -83,7 +88,7 @@ class GAN(pl.LightningModule):
         d_loss = self.loss.discriminator_loss(real_logits, fake_logits)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_loss.total)
-        opt_d.step()
+        self._step(opt_d, "loss/d", d_loss.total)
         self.untoggle_optimizer(opt_d)
 
         # ---- Generator update: maximise log D(G(z)), i.e. the loss with flipped labels ----
@@ -91,7 +96,7 @@ class GAN(pl.LightningModule):
         g_loss = self.loss.generator_loss(self.discriminator(fake))
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
-        opt_g.step()
+        self._step(opt_g, "loss/g", g_loss)
         self.untoggle_optimizer(opt_g)
 
         metrics = {
@@ -108,6 +113,24 @@ class GAN(pl.LightningModule):
         epoch_metrics = {f"{name}_epoch": value for name, value in metrics.items()}
         self.log_dict(epoch_metrics, on_step=False, on_epoch=True, sync_dist=True)
         self.log_dict({"d": metrics["loss/d"], "g": metrics["loss/g"]}, prog_bar=True, logger=False)
+        if self.divergence.due(self.batches_done):
+            self.divergence.check(self.current_epoch)
+
+    def _step(self, optimizer, loss_name: str, loss: torch.Tensor) -> None:
+        """optimizer.step(), watched for NaN/Inf. A dropped update still steps, with no gradients (a no-op
+        for Adam), so Lightning's step count, and with it every batch-based interval, stays exact."""
+        self.divergence.observe(loss_name, loss, self.batches_done)
+        if not self.divergence.keep_update(loss):
+            optimizer.zero_grad(set_to_none=True)
+        optimizer.step()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self.divergence.check(self.current_epoch)  # never let a diverged state overwrite a good checkpoint
+        checkpoint["rng_states"] = capture_rng_state()  # the noise stream continues exactly on resume
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rng_states" in checkpoint:
+            restore_rng_state(checkpoint["rng_states"])
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:

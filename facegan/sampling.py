@@ -56,7 +56,9 @@ def check_walks(num_samples: int, walks: int, steps: int) -> None:
     if not isinstance(walks, int) or not isinstance(steps, int) or walks < 1 or steps < 2:
         raise ConfigError(f"walks={walks}, steps={steps}: need walks >= 1 and steps >= 2 (the two endpoints)")
     if num_samples < walks + 1:
-        raise ConfigError(f"walks={walks} needs num_samples >= {walks + 1} (got {num_samples}): raise num_samples or lower walks")
+        raise ConfigError(
+            f"walks={walks} needs num_samples >= {walks + 1} (got {num_samples}): raise num_samples or lower walks"
+        )
 
 
 def latent_walks(z: torch.Tensor, walks: int, steps: int) -> torch.Tensor:
@@ -74,7 +76,7 @@ def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 256) -> to
     return torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(batch_size)])
 
 
-def square_grid_rows(count: int) -> int:
+def square_grid_columns(count: int) -> int:
     """Images per grid row that make a near-square grid (8 for 64)."""
     return math.ceil(math.sqrt(count))
 
@@ -133,12 +135,19 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     outdir = Path(cfg.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     written = {"grid": outdir / "grid.png"}
-    save_image(image_grid(images, square_grid_rows(len(images))), written["grid"])
+    save_image(image_grid(images, square_grid_columns(len(images))), written["grid"])
     written["samples"] = outdir / "samples"
-    save_each(images, written["samples"])
+    count = len(save_each(images, written["samples"]))
+    log.info("Wrote %s and %d images in %s", written["grid"], count, written["samples"])
     if cfg.interpolate:
         walk_images = generate(generator, latent_walks(z, cfg.walks, cfg.steps))
         written["interpolation"] = outdir / "interpolation.png"
         save_image(image_grid(walk_images, nrow=cfg.steps), written["interpolation"])
-    log.info("Wrote %s", ", ".join(str(path) for path in written.values()))
+        log.info(
+            "Wrote %s: %d walks of %d steps, through samples 0 -> 1 -> ... -> %d",
+            written["interpolation"],
+            cfg.walks,
+            cfg.steps,
+            cfg.walks,
+        )
     return written

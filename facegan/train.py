@@ -11,10 +11,14 @@ from typing import Any
 import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from facegan.checkpoint_io import AtomicCheckpointIO
 from facegan.config_checks import check_config, requested_processes
+from facegan.divergence import DivergenceMonitor
 from facegan.module import GAN
 from facegan.performance import PerformanceSettings, resolve_performance
+from facegan.resume import check_checkpoint_matches, resolve_ckpt_path
 from facegan.strategy import STRATEGY_NAME
 
 log = logging.getLogger(__name__)
@@ -46,13 +50,14 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
         network_config=OmegaConf.to_container(cfg.model, resolve=True),
         channels_last=performance.channels_last,
         compile_networks=performance.compile,
+        divergence=DivergenceMonitor(**cfg.divergence),
     )
 
 
 def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None = None) -> dict[str, Any]:
     """Translate facegan's trainer settings where they differ from Lightning's own meaning."""
     performance = performance or resolve_performance(cfg)
-    overrides: dict[str, Any] = {"precision": performance.precision}
+    overrides: dict[str, Any] = {"precision": performance.precision, "plugins": [AtomicCheckpointIO()]}
     max_steps = cfg.trainer.get("max_steps", -1)
     if max_steps is not None and max_steps > 0:
         # Users count batches; Lightning's global_step counts both optimizer steps of a batch.
@@ -64,6 +69,9 @@ def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None =
 
 def train(cfg: DictConfig) -> float | None:
     check_config(cfg)
+    ckpt_path = resolve_ckpt_path(cfg)
+    if ckpt_path is not None:
+        check_checkpoint_matches(ckpt_path, cfg.model)
     performance = resolve_performance(cfg)
     pl.seed_everything(cfg.seed, workers=True)
 
@@ -76,7 +84,12 @@ def train(cfg: DictConfig) -> float | None:
         **trainer_overrides(cfg, performance),
     )
     log.info("Speed settings: %s", performance)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        # PreemptionCheckpoint has saved last.ckpt; 128 + SIGTERM is the exit status schedulers expect.
+        log.warning("Stopped by SIGTERM; outputs in %s", Path(cfg.paths.output_dir).resolve())
+        raise SystemExit(143) from None
 
     if trainer.is_global_zero:
         output_dir = Path(cfg.paths.output_dir).resolve()

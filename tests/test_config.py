@@ -60,7 +60,6 @@ def test_image_size_mismatch_is_a_one_line_error():
     [
         ("data.batch_size=0", "data.batch_size=0"),
         ("model.image_size=48", "image_size=48"),
-        ("ckpt_path=/nonexistent/last.ckpt", "ckpt_path=/nonexistent/last.ckpt"),
     ],
 )
 def test_bad_values_fail_before_training(override, message):

@@ -1,0 +1,59 @@
+"""Watch the losses for NaN/Inf without a host sync on every step.
+
+`stop` (default): each step records, on the device, the first batch whose D or G loss was not
+finite; the flag is read every `check_every_n_batches` batches and before every checkpoint is
+written, so a diverged state never overwrites the last good checkpoint.
+`skip`: the step's update is dropped when its loss is not finite (Adam skips parameters whose
+gradient is None); this reads the loss on the host every step, a sync per step.
+"""
+
+import torch
+
+from facegan.errors import FaceganError
+
+POLICIES = ("stop", "skip")
+
+
+class TrainingDiverged(FaceganError):
+    """A loss became NaN or Inf."""
+
+
+class DivergenceMonitor:
+    def __init__(self, on_nonfinite: str = "stop", check_every_n_batches: int = 20):
+        if on_nonfinite not in POLICIES:
+            raise FaceganError(f"divergence.on_nonfinite={on_nonfinite} is not a policy: use stop or skip")
+        if check_every_n_batches <= 0:
+            raise FaceganError(f"divergence.check_every_n_batches={check_every_n_batches} must be positive")
+        self.policy = on_nonfinite
+        self.check_every_n_batches = check_every_n_batches
+        self._first_bad: dict[str, torch.Tensor] = {}  # loss name -> first batch (-1: none), on the device
+        self.skipped_updates = 0
+
+    def observe(self, name: str, loss: torch.Tensor, batch: int) -> None:
+        """Record (on the device, no sync) the first batch at which `loss` was not finite."""
+        first_bad = self._first_bad.get(name)
+        if first_bad is None or first_bad.device != loss.device:
+            first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
+        newly_bad = ~torch.isfinite(loss.detach()) & (first_bad < 0)
+        self._first_bad[name] = torch.where(newly_bad, torch.full_like(first_bad, batch), first_bad)
+
+    def keep_update(self, loss: torch.Tensor) -> bool:
+        """In skip mode, whether this update may be applied (host sync); always True in stop mode."""
+        if self.policy != "skip" or bool(torch.isfinite(loss.detach())):
+            return True
+        self.skipped_updates += 1
+        return False
+
+    def check(self, epoch: int) -> None:
+        """Raise TrainingDiverged naming the loss and the batch, if any loss went non-finite (host sync)."""
+        for name, first_bad in self._first_bad.items():
+            batch = int(first_bad)
+            if batch >= 0:
+                raise TrainingDiverged(
+                    f"training diverged: {name} became NaN/Inf at batch {batch} (epoch {epoch}); stopped before "
+                    "saving, so checkpoints/ keeps the last good state: resume from it with lower learning rates "
+                    "(e.g. optimizer.lr=1e-4) or loss=lsgan, or set divergence.on_nonfinite=skip"
+                )
+
+    def due(self, batch: int) -> bool:
+        return self.policy == "stop" and batch % self.check_every_n_batches == 0

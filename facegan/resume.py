@@ -1,0 +1,54 @@
+"""Resolve and vet `ckpt_path` before any heavy work: `last` finds the newest run's last.ckpt, and a
+checkpoint of a different model is refused with a one-line error instead of a state_dict traceback."""
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from facegan.errors import ConfigError
+
+NETWORK_KEYS = ("image_size", "latent_dim", "ngf", "ndf")
+
+
+def find_last_checkpoint(runs_root: Path, exclude: Path | None = None) -> Path:
+    candidates = [
+        path
+        for path in runs_root.glob("**/checkpoints/last.ckpt")
+        if exclude is None or exclude.resolve() not in path.resolve().parents
+    ]
+    if not candidates:
+        raise ConfigError(f"ckpt_path=last: no checkpoints/last.ckpt under {runs_root}: give the checkpoint's path")
+    return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
+def resolve_ckpt_path(cfg: DictConfig) -> str | None:
+    """The checkpoint file to resume from (None: start fresh)."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is None:
+        return None
+    if ckpt_path == "last":
+        runs_root = Path(cfg.paths.log_dir) / cfg.task_name
+        return str(find_last_checkpoint(runs_root, exclude=Path(cfg.paths.output_dir)))
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path} is not a file: give a .ckpt path (e.g. <run>/checkpoints/last.ckpt) or ckpt_path=last")
+    return str(path)
+
+
+def check_checkpoint_matches(ckpt_path: str, model_cfg: DictConfig) -> None:
+    """Refuse a checkpoint whose networks differ from the configured model."""
+    try:
+        checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception as error:  # truncated file, not a torch file, wrong format: all mean the same to a user
+        raise ConfigError(f"ckpt_path={ckpt_path} is not a readable checkpoint ({type(error).__name__}: {error})") from None
+    saved = (checkpoint.get("hyper_parameters") or {}).get("network_config")
+    if saved is None:
+        raise ConfigError(f"ckpt_path={ckpt_path} was not written by facegan (no network_config): pick a facegan checkpoint")
+    wanted = OmegaConf.to_container(model_cfg, resolve=True)
+    differences = [f"model.{key}={saved.get(key)} (this run: {wanted.get(key)})" for key in NETWORK_KEYS if saved.get(key) != wanted.get(key)]
+    if differences:
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} holds a different model: {', '.join(differences)}; "
+            f"resume with the same model settings, e.g. model=dcgan{saved.get('image_size')}"
+        )

@@ -1,0 +1,88 @@
+"""progress.gif and real_vs_fake.png written during a real (tiny) fit, by rank 0 only."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from facegan.callbacks import ProgressGifCallback, RealVsFakeCallback
+from facegan.losses import BCELoss
+from facegan.models import Discriminator, Generator
+from facegan.module import GAN
+
+EPOCHS = 3
+
+
+class GifFrameCounter(pl.Callback):
+    """Opens progress.gif after every epoch (after ProgressGifCallback, which runs first) and counts frames."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.counts: list[int] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        with Image.open(self.path) as gif:
+            self.counts.append(gif.n_frames)
+
+
+def tiny_gan() -> GAN:
+    return GAN(
+        generator=Generator(latent_dim=8, image_size=16, base_channels=4),
+        discriminator=Discriminator(image_size=16, base_channels=4),
+        loss=BCELoss(),
+        generator_optimizer=lambda params: torch.optim.Adam(params, lr=2e-4),
+        discriminator_optimizer=lambda params: torch.optim.Adam(params, lr=2e-4),
+        num_sample_images=6,
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> SimpleNamespace:
+    """A 3-epoch fit on 12 random images in batches of 4, with both callbacks writing to one folder."""
+    output_dir = tmp_path_factory.mktemp("run")
+    images = torch.rand(12, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    gif = ProgressGifCallback(str(output_dir), nrow=3)
+    real_vs_fake = RealVsFakeCallback(str(output_dir), nrow=3)
+    counter = GifFrameCounter(output_dir / "progress.gif")
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=EPOCHS,
+        callbacks=[gif, real_vs_fake, counter],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(tiny_gan(), DataLoader(images, batch_size=4))
+    return SimpleNamespace(output_dir=output_dir, images=images, counter=counter, real_vs_fake=real_vs_fake)
+
+
+def test_progress_gif_gains_one_frame_per_epoch_as_epochs_finish(fitted):
+    assert fitted.counter.counts == list(range(1, EPOCHS + 1))
+    with Image.open(fitted.output_dir / "progress.gif") as gif:
+        assert gif.n_frames == EPOCHS
+        assert gif.info["loop"] == 0  # loops forever
+        grid_width, grid_height = 2 + 3 * (16 + 2), 2 + 2 * (16 + 2)  # 6 samples, 3 per row, 2-pixel gutters
+        assert gif.width == grid_width and gif.height > grid_height  # the grid under its "epoch N" caption
+    assert not list(fitted.output_dir.glob("*.partial"))
+
+
+def test_real_vs_fake_shows_the_first_batch_beside_samples(fitted):
+    torch.testing.assert_close(fitted.real_vs_fake.real, fitted.images[:4])  # the first batch: 4 < 6 samples
+    with Image.open(fitted.output_dir / "real_vs_fake.png") as figure:
+        assert figure.width > 2 * (2 + 3 * 18) and figure.height > 2 + 2 * 18  # two grids side by side, titled
+
+
+def test_only_rank_zero_writes(tmp_path):
+    other_rank = SimpleNamespace(is_global_zero=False, current_epoch=0)
+    module = tiny_gan()
+    ProgressGifCallback(str(tmp_path)).on_train_epoch_end(other_rank, module)
+    real_vs_fake = RealVsFakeCallback(str(tmp_path))
+    real_vs_fake.on_train_batch_end(other_rank, module, None, torch.zeros(4, 3, 16, 16), 0)
+    real_vs_fake.on_train_end(other_rank, module)
+    assert real_vs_fake.real is None
+    assert list(tmp_path.iterdir()) == []
