@@ -30,7 +30,9 @@ class DivergenceMonitor:
         self.skipped_updates = 0
 
     def observe(self, name: str, loss: torch.Tensor, batch: int) -> None:
-        """Record (on the device, no sync) the first batch at which `loss` was not finite."""
+        """Record (on the device, no sync) the first batch at which `loss` was not finite (stop mode)."""
+        if self.policy != "stop":
+            return
         first_bad = self._first_bad.get(name)
         if first_bad is None or first_bad.device != loss.device:
             first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
@@ -46,14 +48,14 @@ class DivergenceMonitor:
 
     def check(self, epoch: int) -> None:
         """Raise TrainingDiverged naming the loss and the batch, if any loss went non-finite (host sync)."""
-        for name, first_bad in self._first_bad.items():
-            batch = int(first_bad)
-            if batch >= 0:
-                raise TrainingDiverged(
-                    f"training diverged: {name} became NaN/Inf at batch {batch} (epoch {epoch}); stopped before "
-                    "saving, so checkpoints/ keeps the last good state: resume from it with lower learning rates "
-                    "(e.g. optimizer.lr=1e-4) or loss=lsgan, or set divergence.on_nonfinite=skip"
-                )
+        bad = {name: int(first_bad) for name, first_bad in self._first_bad.items() if int(first_bad) >= 0}
+        if bad:
+            name = min(bad, key=bad.get)  # the loss that broke first; the others follow from its NaN update
+            raise TrainingDiverged(
+                f"training diverged: {name} became NaN/Inf at batch {bad[name]} (epoch {epoch}); stopped before "
+                "saving, so checkpoints/ keeps the last good state: resume from it with lower learning rates "
+                "(e.g. optimizer.lr=1e-4) or loss=lsgan, or set divergence.on_nonfinite=skip"
+            )
 
     def due(self, batch: int) -> bool:
         return self.policy == "stop" and batch % self.check_every_n_batches == 0

@@ -7,7 +7,9 @@
     python scripts/evaluate.py ckpt_path=... data=synthetic    # a run trained on the synthetic faces
 """
 
+import contextlib
 import json
+import sys
 
 import hydra
 from omegaconf import DictConfig
@@ -19,7 +21,9 @@ from facegan.metrics.evaluate import evaluate
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        print(json.dumps(evaluate(cfg)), flush=True)
+        with contextlib.redirect_stdout(sys.stderr):  # progress bars too: stdout carries only the JSON line
+            result = evaluate(cfg)
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = str(REPO_ROOT / "conf")
 SHARED_CELEBA = REPO_ROOT.parent / "shared" / "data" / "celeba_sample"
 
 
@@ -71,3 +72,15 @@ def tensorboard_tags(run_dir: Path) -> dict[str, set[str]]:
     accumulator.Reload()
     tags = accumulator.Tags()
     return {"scalars": set(tags["scalars"]), "images": set(tags["images"])}
+
+
+def compose_train(*overrides: str, output_dir: str | Path = "/tmp/facegan-test-compose"):
+    """The real train.yaml composed as the CLI would, with the run folder Hydra would have made."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)  # ${hydra:runtime.output_dir} needs a live Hydra run
+    return cfg

@@ -1,28 +1,16 @@
 """The real Hydra config composes for every group choice, and bad values fail early with one line."""
 
-from pathlib import Path
-
 import hydra
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
+
+from conftest import compose_train
 
 from facegan.config_checks import check_config, requested_processes
 from facegan.errors import ConfigError
 from facegan.module import GAN
 from facegan.strategy import STRATEGY_NAME
 from facegan.train import build_module, trainer_overrides
-
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
-
-
-def compose_train(*overrides: str):
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.output_dir = "/tmp/facegan-test-compose"  # ${hydra:runtime.output_dir} needs a live run
-    return cfg
-
 
 @pytest.mark.parametrize("model,size", [("dcgan32", 32), ("dcgan64", 64), ("dcgan128", 128)])
 @pytest.mark.parametrize("loss", ["bce", "lsgan"])

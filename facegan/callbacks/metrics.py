@@ -35,13 +35,12 @@ class MetricsCallback(pl.Callback):
         if reason is None:
             try:
                 extractor = load_feature_extractor(self.settings)
+                self.evaluator = FidKidEvaluator(extractor, self.settings, Shard.of(trainer.strategy))
             except MetricsUnavailable as error:
                 reason = str(error)
-            else:
-                self.evaluator = FidKidEvaluator(extractor, self.settings, Shard.of(trainer.strategy))
-                return
-        if trainer.is_global_zero:
-            log.warning("FID/KID are off, and checkpoints/best.ckpt is not written: %s", reason)
+        if self.evaluator is None and trainer.is_global_zero:
+            level = logging.INFO if self.settings.enabled is False else logging.WARNING  # asked for, or a surprise
+            log.log(level, "FID/KID are off, and checkpoints/best.ckpt is not written: %s", reason)
 
     def is_due(self, trainer: pl.Trainer) -> bool:
         epochs_done = trainer.current_epoch + 1
@@ -52,13 +51,13 @@ class MetricsCallback(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.evaluator is None or not self.is_due(trainer):
             return
+        started = time.perf_counter()  # the first evaluation's time includes extracting (or loading) the real features
         self.evaluator.prepare(trainer.datamodule, pl_module.device)
-        started = time.perf_counter()
         scores = self.evaluator(pl_module.sample, pl_module.generator.latent_dim, pl_module.device)
         seconds = time.perf_counter() - started
-        # Every rank holds the same scores: checkpoint callbacks on all ranks agree without a sync.
-        pl_module.log(FID_KEY, scores.fid, on_step=False, on_epoch=True, sync_dist=False)
-        pl_module.log(KID_KEY, scores.kid_mean, on_step=False, on_epoch=True, sync_dist=False)
+        # Every rank holds the same scores (rank 0's, broadcast), so the checkpoint callbacks of all ranks agree.
+        pl_module.log(FID_KEY, scores.fid, on_step=False, on_epoch=True, sync_dist=True)
+        pl_module.log(KID_KEY, scores.kid_mean, on_step=False, on_epoch=True, sync_dist=True)
         if trainer.is_global_zero:
             images_seen = pl_module.batches_done * trainer.datamodule.batch_size * trainer.world_size
             record = {
@@ -72,7 +71,10 @@ class MetricsCallback(pl.Callback):
             self.jsonl_path.parent.mkdir(parents=True, exist_ok=True)
             with self.jsonl_path.open("a") as file:
                 file.write(json.dumps(record) + "\n")
-            log.info("epoch %d: FID %.2f, KID %.4f (%d images, %.1f s)", trainer.current_epoch, scores.fid, scores.kid_mean, scores.num_fake, seconds)
+            log.info(
+                "epoch %d: FID %.2f, KID %.4f (%d images, %.1f s)",
+                trainer.current_epoch, scores.fid, scores.kid_mean, scores.num_fake, seconds,
+            )
 
 
 class BestMetricCheckpoint(ModelCheckpoint):

@@ -42,7 +42,8 @@ class RealFeatureCache:
 
     def path(self, key: dict[str, Any]) -> Path:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-        return self.cache_dir / f"{key['dataset']}-{key['image_size']}px-{key['extractor']}-n{key['num_samples']}-{digest}.pt"
+        name = f"{key['dataset']}-{key['image_size']}px-{key['extractor']}-n{key['num_samples']}-{digest}.pt"
+        return self.cache_dir / name
 
     def load(self, key: dict[str, Any]) -> torch.Tensor | None:
         path = self.path(key)

@@ -25,23 +25,26 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"device={name} is not a device: use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={name} but no CUDA GPU is visible: use device=cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device={name} but only {torch.cuda.device_count()} GPUs are visible: use device=cuda:0")
     return device
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """The scores, sample counts, extractor, checkpoint and seconds taken, as one JSON-ready dict."""
     started = time.perf_counter()
-    # Cheap checks first: settings, device and checkpoint path fail in one line before anything loads.
+    # Cheap checks first: settings, device and checkpoint path fail in one line before anything loads,
+    # and a missing extractor before the data (whose prepared cache may take long to build).
     settings: MetricSettings = hydra.utils.instantiate(cfg.metrics)
     device = resolve_device(cfg.device)
     check_checkpoint_path(cfg.ckpt_path)
+    evaluator = FidKidEvaluator(load_feature_extractor(settings), settings)
 
     generator, info = load_generator(cfg.ckpt_path, map_location=device)
     cfg.model.image_size = info.image_size  # the real images are compared at the generator's size
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    evaluator = FidKidEvaluator(load_feature_extractor(settings), settings)
     evaluator.prepare(datamodule, device)
     scores = evaluator(lambda z: generator(z.to(device)), info.latent_dim, device)
     return {

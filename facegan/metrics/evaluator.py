@@ -47,7 +47,8 @@ class FidKidEvaluator:
                 )
             if self.shard.rank == 0:
                 path = self.cache.save(key, features)
-                log.info("Real-image features: %d images in %.1f s, cached in %s", len(indices), time.perf_counter() - started, path)
+                seconds = time.perf_counter() - started
+                log.info("Real-image features: %d images in %.1f s, cached in %s", len(indices), seconds, path)
         elif self.shard.rank == 0:
             log.info("Real-image features: %d images from the cache %s", len(indices), self.cache.path(key))
         if self.shard.rank == 0:

@@ -14,7 +14,9 @@ from facegan.errors import FaceganError
 from facegan.metrics.settings import MetricSettings
 
 INCEPTION_INPUT_SIZE = 299
-SHARED_INCEPTION_HINT = "metrics.feature_extractor=<TorchScript Inception .pt> (e.g. ../shared/models/inception-2015-12-05.pt)"
+SHARED_INCEPTION_HINT = (
+    "metrics.feature_extractor=<TorchScript Inception .pt> (e.g. ../shared/models/inception-2015-12-05.pt)"
+)
 
 
 class MetricsUnavailable(FaceganError):
@@ -48,8 +50,9 @@ class TorchScriptExtractor(FeatureExtractor):
             self.network = torch.jit.load(str(path), map_location="cpu").eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.shape[-1] != INCEPTION_INPUT_SIZE or images.shape[-2] != INCEPTION_INPUT_SIZE:
-            images = F.interpolate(images, size=(INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE), mode="bilinear", align_corners=False)
+        size = (INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE)
+        if images.shape[-2:] != size:
+            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         return self.network(images).float()
 
 
@@ -63,12 +66,10 @@ class StandardInception(FeatureExtractor):
         if weights_path is None:
             name = "inception-v3-compat"
         else:
-            weights_path = Path(weights_path).expanduser()
-            name = f"inception-v3-compat-{file_digest(weights_path)}"
+            weights_path = str(Path(weights_path).expanduser())
+            name = f"inception-v3-compat-{file_digest(Path(weights_path))}"
         super().__init__(name)
-        self.network = FeatureExtractorInceptionV3(
-            "inception-v3-compat", ["2048"], feature_extractor_weights_path=None if weights_path is None else str(weights_path)
-        )
+        self.network = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=weights_path)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # torch-fidelity wants uint8 [0, 255] and does its own (TensorFlow-compatible) resize to 299.

@@ -16,11 +16,12 @@ from facegan.data.images import scale_to_model_range
 from facegan.metrics.extractors import FeatureExtractor
 
 
-def _stack_one(tensor: torch.Tensor) -> torch.Tensor:
+# One process is a world of one: gathering adds the world dimension, broadcasting changes nothing.
+def _gather_alone(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.unsqueeze(0)
 
 
-def _same(obj: Any) -> Any:
+def _broadcast_alone(obj: Any) -> Any:
     return obj
 
 
@@ -31,8 +32,8 @@ class Shard:
 
     rank: int = 0
     world_size: int = 1
-    all_gather: Callable[[torch.Tensor], torch.Tensor] = _stack_one  # (n, d) -> (world_size, n, d)
-    broadcast: Callable[[Any], Any] = _same  # rank 0's object, on every rank
+    all_gather: Callable[[torch.Tensor], torch.Tensor] = _gather_alone  # (n, d) -> (world_size, n, d)
+    broadcast: Callable[[Any], Any] = _broadcast_alone  # rank 0's object, on every rank
 
     @classmethod
     def of(cls, strategy: Any) -> "Shard":
@@ -99,7 +100,9 @@ def real_features(
     return shard.gather_rows(extract_features(extractor, loader, device), len(indices))
 
 
-def generated_batches(sample: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
+def generated_batches(
+    sample: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, batch_size: int
+) -> Iterator[torch.Tensor]:
     for start in range(0, len(z), batch_size):
         yield sample(z[start : start + batch_size])
 

@@ -54,7 +54,7 @@ class FidKid:
             self.kid = KernelInceptionDistance(
                 feature=PrecomputedFeatures(num_features),
                 subsets=kid_subsets,
-                subset_size=min(kid_subset_size, self.num_real),
+                subset_size=kid_subset_size,  # capped to the sample sizes in __call__
                 reset_real_features=False,
                 sync_on_compute=False,
             ).to(real_features.device)

@@ -8,8 +8,6 @@ import torch
 
 from facegan.errors import ConfigError
 
-ENABLED_CHOICES = ("auto", True, False)
-
 
 @dataclass(frozen=True)
 class MetricSettings:
@@ -26,18 +24,19 @@ class MetricSettings:
     kid_subset_size: int = 1000  # capped at the number of samples
 
     def __post_init__(self) -> None:
-        if self.enabled not in ENABLED_CHOICES:
+        if not (self.enabled == "auto" or isinstance(self.enabled, bool)):
             raise ConfigError(f"metrics.enabled={self.enabled} must be auto, true or false")
-        for name, minimum in (("every_n_epochs", 1), ("num_samples", 2), ("batch_size", 1), ("kid_subsets", 1), ("kid_subset_size", 2)):
+        minimums = {"every_n_epochs": 1, "num_samples": 2, "batch_size": 1, "num_workers": 0}
+        for name, minimum in {**minimums, "kid_subsets": 1, "kid_subset_size": 2}.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or value < minimum:
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
                 raise ConfigError(f"metrics.{name}={value} must be an integer >= {minimum}")
-        if self.num_workers < 0:
-            raise ConfigError(f"metrics.num_workers={self.num_workers} must be >= 0 (0 loads in the main process)")
         for name in ("feature_extractor", "inception_weights"):
             path = getattr(self, name)
             if path is not None and not Path(path).expanduser().is_file():
-                raise ConfigError(f"metrics.{name}={path} is not a file: fix the path, or drop it for the standard Inception")
+                raise ConfigError(
+                    f"metrics.{name}={path} is not a file: fix the path, or drop it for the standard Inception"
+                )
 
     def off_reason(self, device: torch.device) -> str | None:
         """Why metrics stay off on this device (None when they run): a message that says how to turn them on."""

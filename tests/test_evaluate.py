@@ -1,0 +1,59 @@
+"""scripts/evaluate.py: one JSON line of FID/KID for a checkpoint, one-line errors for bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from test_metrics import TINY_RUN, metrics_overrides
+
+DATA = TINY_RUN[:2]  # the synthetic faces the checkpoint was trained on
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    run_cli("train.py", *TINY_RUN, "trainer.max_epochs=1", "metrics.enabled=false", f"hydra.run.dir={run_dir}")
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+def test_prints_one_json_line_with_scores_counts_extractor_and_checkpoint(checkpoint, tmp_path):
+    result = run_cli("evaluate.py", f"ckpt_path={checkpoint}", *DATA, *metrics_overrides(tmp_path, num_samples=48))
+
+    (line,) = result.stdout.splitlines()  # the log goes to stderr
+    scores = json.loads(line)
+    assert scores["fid"] > 0 and scores["kid_std"] >= 0 and isinstance(scores["kid_mean"], float)
+    assert (scores["num_real"], scores["num_fake"]) == (48, 48)
+    assert scores["extractor"].startswith("tiny_extractor-")
+    assert scores["ckpt_path"] == str(checkpoint) and scores["device"] == "cpu" and scores["seconds"] > 0
+    assert "Real-image features: 48 images" in result.stderr
+
+    again = run_cli("evaluate.py", f"ckpt_path={checkpoint}", *DATA, *metrics_overrides(tmp_path, num_samples=48))
+    assert json.loads(again.stdout)["fid"] == scores["fid"]  # same z, same real images ...
+    assert "from the cache" in again.stderr  # ... whose features were not extracted again
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        (("ckpt_path=/nonexistent/last.ckpt",), "ckpt_path=/nonexistent/last.ckpt is not a file"),
+        (("metrics.num_samples=1",), "metrics.num_samples=1"),
+        (("device=cuda:7",), "device=cuda:7"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero_exit(checkpoint, overrides, expected):
+    result = run_cli("evaluate.py", f"ckpt_path={checkpoint}", *DATA, *overrides, check=False)
+    assert result.returncode == 2
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("facegan: error:")]
+    assert len(error_lines) == 1 and expected in error_lines[0], result.stderr[-2000:]
+    assert result.stdout == ""
+
+
+def test_without_an_extractor_says_how_to_provide_one(checkpoint, tmp_path):
+    not_weights = tmp_path / "weights.pth"
+    not_weights.write_bytes(b"not weights")
+    overrides = (f"metrics.inception_weights={not_weights}", f"paths.cache_dir={tmp_path / 'cache'}")
+    result = run_cli("evaluate.py", f"ckpt_path={checkpoint}", *DATA, *overrides, check=False)
+    assert result.returncode == 2
+    assert "metrics.feature_extractor=<TorchScript Inception .pt>" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,262 @@
+"""FID/KID plumbing with a tiny deterministic conv feature extractor, and the metrics of a real training run:
+TensorBoard, metrics.jsonl, best.ckpt, the real-feature cache, DDP, and metrics that cannot run."""
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import run_cli, tensorboard_tags
+from facegan.data.synthetic import SyntheticFaces
+from facegan.errors import ConfigError
+from facegan.metrics import FeatureExtractor, FidKid, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
+from facegan.metrics.cache import RealFeatureCache
+from facegan.metrics.features import generated_features
+
+# A few batches of synthetic faces; add metrics_overrides() to measure them.
+TINY_RUN = (
+    "data=synthetic",
+    "data.num_images=256",
+    "data.batch_size=16",
+    "data.num_workers=0",
+    "model.ngf=8",
+    "model.ndf=8",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=2",
+)
+
+
+class TinyConvNet(nn.Module):
+    """(N, 3, H, W) in [-1, 1] -> (N, 16): fixed random weights, the same on every machine."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, 8, 4, 2, 1), nn.ReLU(), nn.Conv2d(8, 16, 4, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
+        weights = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for parameter in self.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=weights) * 0.5)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+class TinyExtractor(FeatureExtractor):
+    def __init__(self):
+        super().__init__("tiny")
+        self.network = TinyConvNet()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.network(images)
+
+
+def save_tiny_extractor(folder: Path) -> Path:
+    """The tiny network as a TorchScript file, for metrics.feature_extractor in CLI runs."""
+    path = folder / "tiny_extractor.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # recent torch marks TorchScript deprecated
+        torch.jit.save(torch.jit.script(TinyConvNet().eval()), str(path))
+    return path
+
+
+def metrics_overrides(tmp_path: Path, num_samples: int = 64) -> tuple[str, ...]:
+    return (
+        "metrics.enabled=true",
+        f"metrics.feature_extractor={save_tiny_extractor(tmp_path)}",
+        f"metrics.num_samples={num_samples}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def synthetic_images(count: int, start: int = 0) -> torch.Tensor:
+    faces = SyntheticFaces(num_images=start + count, image_size=32, seed=0)
+    return torch.stack([faces[index] for index in range(start, start + count)])
+
+
+# ---- FID and KID themselves ----
+
+
+def test_fid_kid_of_a_set_with_itself_is_near_zero_and_against_noise_large():
+    extractor = TinyExtractor()
+    with torch.no_grad():
+        real = extractor(synthetic_images(128))
+        other_real = extractor(synthetic_images(128, start=128))
+        noise = extractor(torch.rand(128, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1)
+    score = FidKid(real, kid_subsets=20, kid_subset_size=64)
+
+    itself, other, against_noise = score(real), score(other_real), score(noise)
+    assert abs(itself.fid) < 1e-4
+    assert 0 < other.fid < against_noise.fid / 20  # other faces are close, noise is far
+    assert against_noise.kid_mean > 10 * (abs(itself.kid_mean) + itself.kid_std)
+    assert (against_noise.num_real, against_noise.num_fake) == (128, 128)
+    assert score(noise) == against_noise  # KID's random subsets are seeded: a score depends on the features only
+
+
+def test_kid_subset_size_is_capped_by_the_smaller_sample():
+    real = torch.randn(40, 8, generator=torch.Generator().manual_seed(0))
+    scores = FidKid(real, kid_subset_size=1000)(real[:10] + 1)
+    assert scores.num_fake == 10 and scores.kid_mean > 0
+
+
+# ---- Shares across DDP ranks ----
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_ranks_generate_their_shares_and_gather_the_single_process_sample(world_size):
+    """Simulated ranks: each generates its rows; gathered, they equal what one process computes."""
+    extractor = TinyExtractor()
+    generator = nn.Sequential(nn.Linear(4, 3 * 8 * 8), nn.Tanh(), nn.Unflatten(1, (3, 8, 8)))
+
+    def features(shard: Shard) -> torch.Tensor:
+        return generated_features(extractor, generator, 4, 7, shard, torch.device("cpu"), batch_size=2, seed=3)
+
+    local = {}
+
+    def record(rank: int):  # first pass: keep each rank's own rows (and pretend the others had the same)
+        return lambda rows: local.setdefault(rank, rows).expand(world_size, *rows.shape)
+
+    def stack_all_ranks(rows: torch.Tensor) -> torch.Tensor:
+        return torch.stack([local[rank] for rank in range(world_size)])
+
+    for rank in range(world_size):
+        features(Shard(rank, world_size, all_gather=record(rank)))
+    gathered = [features(Shard(rank, world_size, all_gather=stack_all_ranks)) for rank in range(world_size)]
+
+    single = features(Shard())
+    assert single.shape == (7, 16)
+    for result in gathered:
+        torch.testing.assert_close(result, single)
+
+
+def test_every_row_is_in_exactly_one_share():
+    shards = [Shard(rank, 3).rows(10) for rank in range(3)]
+    assert all(len(rows) == 4 for rows in shards)  # equal shares, as all_gather needs
+    assert [row for rows in shards for row in rows][:10] == list(range(10))
+
+
+# ---- Settings, extractors, cache ----
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"enabled": "yes"}, "metrics.enabled=yes"),
+        ({"num_samples": 1}, "metrics.num_samples=1"),
+        ({"every_n_epochs": 0}, "metrics.every_n_epochs=0"),
+        ({"feature_extractor": "/nonexistent/i.pt"}, "metrics.feature_extractor=/nonexistent/i.pt is not a file"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        MetricSettings(**override)
+
+
+def test_auto_is_on_for_gpus_only():
+    settings = MetricSettings(enabled="auto")
+    assert settings.off_reason(torch.device("cuda", 0)) is None
+    assert "metrics.enabled=true" in settings.off_reason(torch.device("cpu"))
+    assert MetricSettings(enabled=True).off_reason(torch.device("cpu")) is None
+
+
+def test_unloadable_extractors_say_how_to_provide_one(tmp_path):
+    not_a_network = tmp_path / "weights.pth"
+    not_a_network.write_bytes(b"not a network")
+    for field in ("feature_extractor", "inception_weights"):
+        settings = MetricSettings(**{field: str(not_a_network)})
+        with pytest.raises(MetricsUnavailable, match="metrics.feature_extractor=<TorchScript Inception .pt>"):
+            load_feature_extractor(settings)
+
+
+def test_torchscript_extractor_resizes_to_299_and_is_named_by_content(tmp_path):
+    extractor = load_feature_extractor(MetricSettings(feature_extractor=str(save_tiny_extractor(tmp_path))))
+    assert extractor.name.startswith("tiny_extractor-")
+    assert extractor(torch.zeros(2, 3, 32, 32)).shape == (2, 16)
+
+
+def test_standard_inception_from_offline_weights(tmp_path, monkeypatch):
+    """metrics.inception_weights: torch-fidelity's network from a local file (random weights stand in here)."""
+    fidelity = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    with monkeypatch.context() as patch:  # build the architecture once without any weights, to save its state_dict
+        patch.setattr(fidelity, "load_state_dict_from_url", lambda *args, **kwargs: None)
+        patch.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state_dict: None)
+        weights = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"]).state_dict()
+    torch.save(weights, tmp_path / "weights-inception.pth")
+
+    extractor = load_feature_extractor(MetricSettings(inception_weights=str(tmp_path / "weights-inception.pth")))
+    assert extractor.name.startswith("inception-v3-compat-")
+    assert extractor(torch.rand(2, 3, 32, 32) * 2 - 1).shape == (2, 2048)
+
+
+def test_real_feature_cache_round_trip(tmp_path):
+    cache = RealFeatureCache(tmp_path)
+    key = {"dataset": "faces", "dataset_key": "ab", "image_size": 32, "available": 9, "extractor": "tiny", "num_samples": 9}
+    key["seed"] = 0
+    features = torch.randn(9, 16)
+    assert cache.load(key) is None
+    path = cache.save(key, features)
+    assert path.name.startswith("faces-32px-tiny-n9-")
+    torch.testing.assert_close(cache.load(key), features)
+    assert cache.path({**key, "seed": 1}) != path
+    path.write_bytes(b"cut short")
+    assert cache.load(key) is None  # a broken file is extracted again, not an error
+
+
+# ---- Training runs ----
+
+
+def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    overrides = (*metrics_overrides(tmp_path), "trainer.max_epochs=3", "metrics.every_n_epochs=2")
+    result = run_cli("train.py", *TINY_RUN, *overrides, f"hydra.run.dir={run_dir}")
+
+    assert {"metrics/fid", "metrics/kid"} <= tensorboard_tags(run_dir)["scalars"]
+    evaluations = read_jsonl(run_dir / "metrics.jsonl")
+    assert [line["epoch"] for line in evaluations] == [1, 2]  # every 2nd epoch, and the last one
+    assert [line["images_seen"] for line in evaluations] == [64, 96]  # 2 batches of 16 per epoch
+    assert all(line["num_fake"] == line["num_real"] == 64 and line["fid"] >= 0 for line in evaluations)
+    best = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    (best_state,) = [state for name, state in best["callbacks"].items() if "metrics/fid" in name]
+    assert best_state["best_model_score"].item() == pytest.approx(min(line["fid"] for line in evaluations))
+    assert "cached in" in result.stdout
+
+    # A second run measures against the same real images: their features come from the cache.
+    second_dir = tmp_path / "second"
+    second = run_cli("train.py", *TINY_RUN, *metrics_overrides(tmp_path), "trainer.max_epochs=1", f"hydra.run.dir={second_dir}")
+    assert "from the cache" in second.stdout
+    assert len(list((tmp_path / "cache" / "fid").glob("*.pt"))) == 1
+    assert len(read_jsonl(second_dir / "metrics.jsonl")) == 1
+
+
+def test_without_an_extractor_training_goes_on_and_says_so_once(tmp_path):
+    not_weights = tmp_path / "weights.pth"
+    not_weights.write_bytes(b"not weights")
+    run_dir = tmp_path / "run"
+    overrides = ("metrics.enabled=true", f"metrics.inception_weights={not_weights}", f"hydra.run.dir={run_dir}")
+    result = run_cli("train.py", *TINY_RUN, *overrides)
+    output = result.stdout + result.stderr
+    assert output.count("FID/KID are off") == 1 and "metrics.feature_extractor=" in output
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert not (run_dir / "checkpoints" / "best.ckpt").exists() and not (run_dir / "metrics.jsonl").exists()
+    assert "could not find the monitored key" not in output
+
+
+def test_two_process_ddp_scores_the_whole_sample_once(tmp_path):
+    """Under DDP each rank generates its share; the gathered FID equals a one-process evaluation of the same weights."""
+    run_dir = tmp_path / "run"
+    overrides = metrics_overrides(tmp_path, num_samples=63)  # odd: the ranks' shares are padded and trimmed
+    ddp = ("trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=1")
+    run_cli("train.py", *TINY_RUN, *overrides, *ddp, f"hydra.run.dir={run_dir}")
+
+    (evaluation,) = read_jsonl(run_dir / "metrics.jsonl")  # one line: rank 0 writes
+    assert evaluation["num_fake"] == 63
+    result = run_cli("evaluate.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", *TINY_RUN[:2], *overrides)
+    assert json.loads(result.stdout)["fid"] == pytest.approx(evaluation["fid"], rel=1e-5)

@@ -1,0 +1,165 @@
+"""Never lose a run: exact resume, preemption, atomic checkpoints, divergence, bad configuration."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import REPO_ROOT, compose_train, run_cli
+from facegan.checkpoint_io import AtomicCheckpointIO
+from facegan.divergence import TrainingDiverged
+from facegan.errors import ConfigError
+from facegan.losses import BCELoss
+from facegan.resume import resolve_ckpt_path
+from facegan.train import train
+
+SMALL = (
+    "data=synthetic",
+    "data.num_images=128",
+    "data.batch_size=32",
+    "model.ngf=8",
+    "model.ndf=8",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.log_every_n_steps=1",
+    "~callbacks.rich_progress_bar",
+)
+
+
+def load(path):
+    return torch.load(path, map_location="cpu")  # weights_only=True, as Lightning loads on resume
+
+
+def test_resume_after_epoch_one_matches_the_uninterrupted_run_bit_for_bit(tmp_path):
+    full = tmp_path / "full"
+    train(compose_train(*SMALL, "trainer.max_epochs=2", output_dir=full))
+    resumed = tmp_path / "resumed"
+    train(compose_train(*SMALL, "trainer.max_epochs=2", f"ckpt_path={full}/checkpoints/epoch_000.ckpt", output_dir=resumed))
+    expected, actual = load(full / "checkpoints" / "last.ckpt"), load(resumed / "checkpoints" / "last.ckpt")
+    assert actual["global_step"] == expected["global_step"]
+    for key, value in expected["state_dict"].items():
+        assert torch.equal(actual["state_dict"][key], value), key  # tolerance 0: identical bits on CPU
+    for g_state, g_expected in zip(actual["optimizer_states"], expected["optimizer_states"]):
+        for index, state in g_expected["state"].items():
+            assert torch.equal(g_state["state"][index]["exp_avg"], state["exp_avg"])
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, str(REPO_ROOT / "scripts" / "train.py"), *SMALL[:5], "data.num_images=4096", "trainer.max_epochs=50", f"hydra.run.dir={run_dir}"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (run_dir / "samples" / "real.png").exists():  # written after the first batch
+        assert process.poll() is None and time.time() < deadline, "training did not start"
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr[-2000:]
+    checkpoint = load(run_dir / "checkpoints" / "last.ckpt")
+    assert checkpoint["global_step"] > 0 and checkpoint["epoch"] == 0
+    resumed = tmp_path / "resumed"
+    run_cli("train.py", *SMALL[:5], "data.num_images=4096", "trainer.max_epochs=1", f"ckpt_path={run_dir}/checkpoints/last.ckpt", f"hydra.run.dir={resumed}")
+    assert load(resumed / "checkpoints" / "last.ckpt")["global_step"] == 2 * 4096 // 32
+
+
+def test_every_n_batches_bounds_what_kill_9_loses(tmp_path):
+    train(compose_train(*SMALL, "trainer.max_epochs=1", "checkpoint.every_n_batches=2", "~callbacks.model_checkpoint", output_dir=tmp_path))
+    assert load(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 2 * 4  # batch 4 of 4
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"step": 1}, target)
+
+    def crash_mid_write(obj, handle, *args, **kwargs):
+        handle.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_mid_write)
+    with pytest.raises(OSError):
+        io.save_checkpoint({"step": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target) == {"step": 1}  # the old file is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no partial file left behind
+
+
+def nan_generator_loss_from_call(monkeypatch, first_bad_call: int) -> None:
+    calls = {"count": 0}
+    original = BCELoss.generator_loss
+
+    def generator_loss(self, fake_logits):
+        calls["count"] += 1
+        loss = original(self, fake_logits)
+        return loss * float("nan") if calls["count"] == first_bad_call else loss
+
+    monkeypatch.setattr(BCELoss, "generator_loss", generator_loss)
+
+
+def test_nan_loss_stops_naming_batch_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    nan_generator_loss_from_call(monkeypatch, first_bad_call=7)  # batch 6 (0-based) of epoch 1
+    cfg = compose_train(*SMALL, "trainer.max_epochs=3", "divergence.check_every_n_batches=1", output_dir=tmp_path)
+    with pytest.raises(TrainingDiverged, match=r"loss/g became NaN/Inf at batch 6 \(epoch 1\)"):
+        train(cfg)
+    last = load(tmp_path / "checkpoints" / "last.ckpt")
+    assert last["epoch"] == 0  # written after epoch 0, never overwritten by the diverged state
+    assert all(torch.isfinite(value).all() for value in last["state_dict"].values() if value.is_floating_point())
+
+
+def test_nan_loss_found_by_the_checkpoint_check_between_reads(tmp_path, monkeypatch):
+    nan_generator_loss_from_call(monkeypatch, first_bad_call=6)  # batch 5: within epoch 1, before its checkpoint
+    cfg = compose_train(*SMALL, "trainer.max_epochs=3", "divergence.check_every_n_batches=1000", output_dir=tmp_path)
+    with pytest.raises(TrainingDiverged, match="at batch 5"):
+        train(cfg)
+    assert load(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == 0
+
+
+def test_skip_policy_drops_the_bad_update_and_trains_on(tmp_path, monkeypatch):
+    nan_generator_loss_from_call(monkeypatch, first_bad_call=3)
+    train(compose_train(*SMALL, "trainer.max_epochs=2", "divergence.on_nonfinite=skip", output_dir=tmp_path))
+    last = load(tmp_path / "checkpoints" / "last.ckpt")
+    assert last["global_step"] == 2 * 8  # every batch still counts both updates
+    assert all(torch.isfinite(value).all() for value in last["state_dict"].values() if value.is_floating_point())
+
+
+def test_ckpt_path_last_finds_the_newest_run(tmp_path):
+    older = tmp_path / "train" / "runs" / "a" / "checkpoints" / "last.ckpt"
+    newer = tmp_path / "train" / "runs" / "b" / "checkpoints" / "last.ckpt"
+    for path in (older, newer):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+        time.sleep(0.01)
+    cfg = compose_train("data=synthetic", "ckpt_path=last", f"paths.log_dir={tmp_path}", output_dir=tmp_path / "new")
+    assert resolve_ckpt_path(cfg) == str(newer)
+    with pytest.raises(ConfigError, match="no checkpoints/last.ckpt"):
+        resolve_ckpt_path(compose_train("data=synthetic", "ckpt_path=last", f"paths.log_dir={tmp_path / 'empty'}"))
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        (("model=dcgan64", "model.ngf=8", "model.ndf=8"), "holds a different model: model.image_size=32 (this run: 64)"),
+        (("trainer.accelerator=gpu", "trainer.devices=2"), "no CUDA GPU is visible"),
+        (("ckpt_path=/nonexistent.ckpt",), "ckpt_path=/nonexistent.ckpt is not a file"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_writes_nothing(tmp_path, overrides, expected):
+    first = tmp_path / "first"
+    if "model=dcgan64" in overrides:
+        train(compose_train(*SMALL, "trainer.max_epochs=1", output_dir=first))
+        overrides = (*overrides, f"ckpt_path={first}/checkpoints/last.ckpt")
+    result = run_cli("train.py", *SMALL[:5], *overrides, f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("facegan: error:")
+    assert expected in result.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_unknown_loss_is_refused_before_training(tmp_path):
+    result = run_cli("train.py", "loss=hinge2", f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert result.returncode != 0
+    assert "Could not find 'loss/hinge2'" in result.stderr
+    assert not (tmp_path / "run").exists()
