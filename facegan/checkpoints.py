@@ -56,10 +56,13 @@ def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cp
     path = check_checkpoint_path(ckpt_path)
     try:
         # Not weights_only: facegan checkpoints hold NumPy RNG states. Like Lightning, load only files you trust.
-        # mmap: the optimizer states are never read into memory.
-        checkpoint = torch.load(path, map_location=map_location, mmap=True, weights_only=False)
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as error:
-        raise ConfigError(f"ckpt_path={ckpt_path} could not be read as a checkpoint: {error}".splitlines()[0]) from None
+        detail = (str(error).splitlines() or [""])[0].split(". ")[0].rstrip(".,")  # torch's run to paragraphs
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} could not be read as a checkpoint ({type(error).__name__}: {detail}): "
+            "give a .ckpt written by scripts/train.py"
+        ) from None
     if not isinstance(checkpoint, dict):
         checkpoint = {}
     network_config = checkpoint.get("hyper_parameters", {}).get("network_config")

@@ -207,7 +207,9 @@ def test_a_killed_build_or_damaged_cache_is_rebuilt(tmp_path):
 
 
 def test_synthetic_faces_cache_by_count_seed_and_size(tmp_path):
-    datamodule = SyntheticDataModule(SIZE, num_images=12, seed=3, batch_size=4, cache_dir=str(tmp_path), prepare_workers=2)
+    datamodule = SyntheticDataModule(
+        SIZE, num_images=12, seed=3, batch_size=4, cache_dir=str(tmp_path), prepare_workers=2
+    )
     datamodule.prepare_data()
     datamodule.setup()
     faces = SyntheticFaces(num_images=12, image_size=SIZE, seed=3)
@@ -227,7 +229,8 @@ def test_zip_sources_are_cached(tmp_path, celeba_zip):
     datamodule.setup()
     assert len(datamodule.prepared) == 20
     with zipfile.ZipFile(celeba_zip, "a") as archive:  # the archive changes: so must the cache
-        archive.writestr("img_align_celeba/000099.jpg", (tmp_path / "unzipped/img_align_celeba/000001.jpg").read_bytes())
+        face = (tmp_path / "unzipped" / "img_align_celeba" / "000001.jpg").read_bytes()
+        archive.writestr("img_align_celeba/000099.jpg", face)
     assert celeba(celeba_zip, tmp_path / "cache").cache_spec().key != datamodule.cache_spec().key
 
 

@@ -139,7 +139,9 @@ def test_epoch_is_read_from_the_trainer_when_iteration_starts(tmp_path, celeba_r
 
 def test_plain_dataloader_path(tmp_path, celeba_root):
     cache_dir = tmp_path / "cache"
-    datamodule = CelebADataModule(str(celeba_root), SIZE, batch_size=5, num_workers=0, cache=False, cache_dir=str(cache_dir))
+    datamodule = CelebADataModule(
+        str(celeba_root), SIZE, batch_size=5, num_workers=0, cache=False, cache_dir=str(cache_dir)
+    )
     datamodule.prepare_data()
     datamodule.setup()
     loader = datamodule.train_dataloader()
@@ -150,7 +152,9 @@ def test_plain_dataloader_path(tmp_path, celeba_root):
 
 
 def test_synthetic_cached_batches(tmp_path):
-    datamodule = SyntheticDataModule(SIZE, num_images=10, seed=1, batch_size=3, cache_dir=str(tmp_path), prepare_workers=2)
+    datamodule = SyntheticDataModule(
+        SIZE, num_images=10, seed=1, batch_size=3, cache_dir=str(tmp_path), prepare_workers=2
+    )
     datamodule.prepare_data()
     datamodule.setup()
     batches = datamodule.epoch_batches(CPU)
@@ -248,7 +252,8 @@ def test_flip_mirrors_some_images_and_nothing_else():
 def test_staged_images_give_the_same_batches_as_resident_ones():
     images = numbered_images(30)
     resident = [to_uint8(batch) for batch in batches_of(images, seed=5, flip=True)]
-    staged_batches = EpochBatches(StagedImages(images, CPU, batch_size=4), batch_size=4, seed=5, epoch=lambda: 0, flip=True)
+    staged_images = StagedImages(images, CPU, batch_size=4)
+    staged_batches = EpochBatches(staged_images, batch_size=4, seed=5, epoch=lambda: 0, flip=True)
     staged = [to_uint8(batch) for batch in list(staged_batches)]  # all kept: no batch may alias a reused buffer
     assert len(staged) == len(resident) == 7
     assert all(torch.equal(a, b) for a, b in zip(staged, resident))

@@ -235,6 +235,17 @@ def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp
     assert len(list((tmp_path / "cache" / "fid").glob("*.pt"))) == 1
     assert len(read_jsonl(second_dir / "metrics.jsonl")) == 1
 
+    # Measuring (and extracting the real features) draws nothing from training's random streams:
+    # the first run, without metrics, ends on the same weights.
+    unmeasured_dir = tmp_path / "unmeasured"
+    run_cli("train.py", *TINY_RUN, "metrics.enabled=false", "trainer.max_epochs=3", f"hydra.run.dir={unmeasured_dir}")
+    measured, unmeasured = (
+        torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+        for folder in (run_dir, unmeasured_dir)
+    )
+    for name, weights in measured.items():
+        torch.testing.assert_close(weights, unmeasured[name], rtol=0, atol=0, msg=name)
+
 
 def test_without_an_extractor_training_goes_on_and_says_so_once(tmp_path):
     not_weights = tmp_path / "weights.pth"

@@ -70,7 +70,7 @@ def run(cfg: DictConfig) -> None:
     shape = prepared.manifest["shape"]
     print(
         f"Data path throughput: {shape[0]:,} images at {shape[2]}x{shape[3]}, batch {cached.batch_size}, "
-        f"{count} timed batches per path"
+        f"{count} timed batches per path, {torch.get_num_threads()} torch CPU threads"
     )
     print(f"Prepared cache: {prepared.folder} ({'reused' if reused else f'built in {prepare_seconds:.1f} s'})")
     width = max(len(label) + len(str(device)) for label, device, _ in rows) + 4

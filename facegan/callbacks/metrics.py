@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from facegan.metrics import FidKidEvaluator, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
@@ -53,9 +54,15 @@ class MetricsCallback(pl.Callback):
             return
         started = time.perf_counter()  # the first evaluation's time includes extracting (or loading) the real features
         self.evaluator.prepare(trainer.datamodule, pl_module.device)
-        scores = self.evaluator(pl_module.sample, pl_module.generator.latent_dim, pl_module.device)
+
+        def sample(z: torch.Tensor) -> torch.Tensor:
+            # z in the module's dtype: a true-half precision run (trainer.precision=16-true) keeps G in half.
+            return pl_module.sample(z.to(pl_module.dtype))
+
+        scores = self.evaluator(sample, pl_module.generator.latent_dim, pl_module.device)
         seconds = time.perf_counter() - started
-        # Every rank holds the same scores (rank 0's, broadcast), so the checkpoint callbacks of all ranks agree.
+        # Every rank holds rank 0's scores (broadcast), so the checkpoint callbacks of all ranks agree;
+        # sync_dist averages equal values and tells Lightning they are global.
         pl_module.log(FID_KEY, scores.fid, on_step=False, on_epoch=True, sync_dist=True)
         pl_module.log(KID_KEY, scores.kid_mean, on_step=False, on_epoch=True, sync_dist=True)
         if trainer.is_global_zero:

@@ -48,7 +48,8 @@ class StagedImages:
         self.device = device
         self.index_device = torch.device("cpu")
         pin = device.type == "cuda"
-        self._buffers = [torch.empty((batch_size, *images.shape[1:]), dtype=torch.uint8, pin_memory=pin) for _ in range(2)]
+        shape = (batch_size, *images.shape[1:])
+        self._buffers = [torch.empty(shape, dtype=torch.uint8, pin_memory=pin) for _ in range(2)]
         self._copied: list[torch.cuda.Event | None] = [None, None]
         self._next = 0
 
