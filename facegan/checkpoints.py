@@ -1,7 +1,7 @@
 """Rebuild a trained generator from a facegan checkpoint alone, on any device (a GPU run's checkpoint
 loads on a CPU-only machine): the network config travels in the checkpoint's hyperparameters."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -23,10 +23,6 @@ class GeneratorInfo:
     image_size: int
     weights: str  # the state_dict prefix the weights came from: "generator_ema" or "generator"
     epoch: int  # 0-based epoch the checkpoint was saved in, as in checkpoints/epoch_NNN.ckpt
-    global_step: int  # Lightning's optimizer steps (two per batch for facegan's GAN)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def check_checkpoint_path(ckpt_path: str | Path | None) -> Path:
@@ -82,6 +78,5 @@ def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cp
         image_size=int(network_config["image_size"]),
         weights=weights_name,
         epoch=int(checkpoint.get("epoch", -1)),
-        global_step=int(checkpoint.get("global_step", -1)),
     )
     return generator, info
