@@ -9,19 +9,23 @@ from facegan.errors import ConfigError
 from facegan.models import num_resolution_blocks
 
 
+def uses_gpu(trainer_cfg: DictConfig) -> bool:
+    accelerator = str(trainer_cfg.get("accelerator", "auto"))
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+
+
 def requested_processes(trainer_cfg: DictConfig) -> int:
     """How many training processes trainer.devices x trainer.num_nodes asks for (1 when unsure)."""
     devices = trainer_cfg.get("devices", "auto")
-    accelerator = str(trainer_cfg.get("accelerator", "auto"))
-    uses_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    on_gpu = uses_gpu(trainer_cfg)
     if isinstance(devices, str) and devices.strip().lstrip("-").isdigit():
         devices = int(devices)
     if isinstance(devices, str) and "," in devices:  # "0,1": explicit GPU indices
         count = len([index for index in devices.split(",") if index.strip()])
     elif devices == "auto":
-        count = torch.cuda.device_count() if uses_gpu else 1
+        count = torch.cuda.device_count() if on_gpu else 1
     elif devices == -1:
-        count = torch.cuda.device_count() if uses_gpu else os.cpu_count() or 1
+        count = torch.cuda.device_count() if on_gpu else os.cpu_count() or 1
     elif isinstance(devices, int):
         count = devices
     else:  # a list of device indices
@@ -56,4 +60,9 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"trainer.devices={trainer.devices} asks for more GPUs than the {torch.cuda.device_count()} visible: "
             "lower trainer.devices"
+        )
+    if trainer.get("sync_batchnorm") and processes > 1 and not uses_gpu(trainer):
+        raise ConfigError(
+            "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm has no CPU version): "
+            "drop it on the CPU, each process then normalises over its own data.batch_size"
         )

@@ -1,12 +1,17 @@
-"""Resolve and vet `ckpt_path` before any heavy work: `last` finds the newest run's last.ckpt, and a
-checkpoint of a different model is refused with a one-line error instead of a state_dict traceback."""
+"""Resolve and vet `ckpt_path` before any heavy work: `last` finds the newest run's last.ckpt, a run that its
+scheduler restarted resumes from its own checkpoints, and a checkpoint of a different model is refused with a
+one-line error instead of a state_dict traceback."""
 
+import logging
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from facegan.distributed import launcher_restart_count
 from facegan.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 NETWORK_KEYS = ("image_size", "latent_dim", "ngf", "ndf")
 
@@ -22,8 +27,26 @@ def find_last_checkpoint(runs_root: Path, exclude: Path | None = None) -> Path:
     return max(candidates, key=lambda path: path.stat().st_mtime)
 
 
+def own_checkpoint_after_restart(output_dir: Path) -> Path | None:
+    """The newest checkpoint in this run's own folder when the scheduler restarted the run (a SLURM requeue after
+    preemption or timeout, torchrun --max-restarts): it reruns in the same folder and goes on from there.
+    Lightning's SLURM auto-requeue saves hpc_ckpt_N.ckpt there instead of checkpoints/last.ckpt."""
+    restarts = launcher_restart_count()
+    if restarts == 0:
+        return None
+    saved = [path for path in (output_dir / "checkpoints" / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt")) if path.is_file()]
+    if not saved:
+        return None
+    newest = max(saved, key=lambda path: path.stat().st_mtime)
+    log.info("Restart %d of this run: resuming from its own %s", restarts, newest)
+    return newest
+
+
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
     """The checkpoint file to resume from (None: start fresh)."""
+    restarted = own_checkpoint_after_restart(Path(cfg.paths.output_dir))
+    if restarted is not None:
+        return str(restarted)
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is None:
         return None

@@ -15,6 +15,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from facegan.checkpoint_io import AtomicCheckpointIO
 from facegan.config_checks import check_config, requested_processes
+from facegan.distributed import follow_launcher_layout, launcher_plugins, log_global_batch
 from facegan.divergence import DivergenceMonitor
 from facegan.module import GAN
 from facegan.performance import PerformanceSettings, resolve_performance
@@ -57,7 +58,7 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
 def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None = None) -> dict[str, Any]:
     """Translate facegan's trainer settings where they differ from Lightning's own meaning."""
     performance = performance or resolve_performance(cfg)
-    overrides: dict[str, Any] = {"precision": performance.precision, "plugins": [AtomicCheckpointIO()]}
+    overrides: dict[str, Any] = {"precision": performance.precision, "plugins": [AtomicCheckpointIO(), *launcher_plugins()]}
     max_steps = cfg.trainer.get("max_steps", -1)
     if max_steps is not None and max_steps > 0:
         # Users count batches; Lightning's global_step counts both optimizer steps of a batch.
@@ -68,6 +69,7 @@ def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None =
 
 
 def train(cfg: DictConfig) -> float | None:
+    follow_launcher_layout(cfg.trainer)  # torchrun / SLURM decide the process count
     check_config(cfg)
     ckpt_path = resolve_ckpt_path(cfg)
     if ckpt_path is not None:
@@ -84,6 +86,8 @@ def train(cfg: DictConfig) -> float | None:
         **trainer_overrides(cfg, performance),
     )
     log.info("Speed settings: %s", performance)
+    if trainer.world_size > 1 and trainer.is_global_zero:
+        log_global_batch(cfg.data.batch_size, trainer.world_size)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     except SIGTERMException:
