@@ -12,10 +12,11 @@ processes (the run folder) comes from variables the launcher sets identically on
 import logging
 import os
 
+import pytorch_lightning as pl
 from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from omegaconf import DictConfig, OmegaConf
 
-from facegan.errors import ConfigError
+from facegan.errors import ConfigError, exit_on_user_error
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +39,20 @@ def on_rank_zero(rank_zero_value, other_ranks_value):
 
 
 def shared_run_name(single_process_name: str) -> str:
-    """The run folder's name, the same in every process of one launch and again after a restart or requeue
-    (so the restarted run finds its own checkpoints); `single_process_name` (a timestamp) otherwise."""
+    """Config resolver for the run folder's name: the same in every process of one launch and again after a
+    restart or requeue (so the restarted run finds its own checkpoints); `single_process_name` (a timestamp)
+    for a process started on its own."""
     if TorchElasticEnvironment.detect():
         run_id = os.environ["TORCHELASTIC_RUN_ID"]
-        if run_id == "none":  # torchrun's default with --master-addr/--master-port rendezvous
-            raise ConfigError(
-                "torchrun has no run id, so its processes cannot agree on a run folder: add --rdzv-id=<unique name> "
-                "(e.g. --rdzv-id=$SLURM_JOB_ID), or --standalone on one machine, or set hydra.run.dir"
-            )
+        if run_id == "none":  # torchrun's default when --master-addr/--master-port make the rendezvous
+            with exit_on_user_error():  # raised while Hydra sets the run up, where nothing else would format it
+                raise ConfigError(
+                    "torchrun has no run id, so its processes cannot agree on a run folder: add --rdzv-id=<unique "
+                    "name> (e.g. --rdzv-id=$SLURM_JOB_ID), or --standalone on one machine, or set hydra.run.dir"
+                )
         return f"torchrun-{run_id}"
     if SLURMEnvironment.detect() and int(os.environ["SLURM_NTASKS"]) > 1 and "SLURM_STEP_ID" in os.environ:
-        return f"slurm-{os.environ['SLURM_JOB_ID']}.{os.environ['SLURM_STEP_ID']}"  # srun: one job step
+        return f"slurm-{os.environ['SLURM_JOB_ID']}.{os.environ['SLURM_STEP_ID']}"  # the tasks of one srun
     return single_process_name
 
 
@@ -78,10 +81,12 @@ def follow_launcher_layout(trainer_cfg: DictConfig) -> None:
     if layout is None:
         return
     launcher, per_node, nodes = layout
-    log.info(
-        "%s started %d process(es) per node on %d node(s): trainer.devices=%d trainer.num_nodes=%d (config: %s, %s)",
-        launcher, per_node, nodes, per_node, nodes, trainer_cfg.get("devices"), trainer_cfg.get("num_nodes"),
-    )
+    if launcher_rank() == 0:
+        log.info(
+            "%s started %d process(es) per node on %d node(s): trainer.devices=%d trainer.num_nodes=%d "
+            "(config had %s, %s)",
+            launcher, per_node, nodes, per_node, nodes, trainer_cfg.get("devices"), trainer_cfg.get("num_nodes"),
+        )
     trainer_cfg.devices = per_node
     trainer_cfg.num_nodes = nodes
 
@@ -91,14 +96,24 @@ def launcher_plugins() -> list:
     return [TorchElasticEnvironment()] if TorchElasticEnvironment.detect() else []
 
 
-def log_global_batch(per_device_batch: int, processes: int) -> None:
+def log_data_parallel(trainer: pl.Trainer, per_device_batch: int) -> None:
+    """One line on rank 0 that says what several processes mean for the batch and the learning rate."""
+    if trainer.world_size == 1 or not trainer.is_global_zero:
+        return
+    strategy = getattr(trainer.strategy, "strategy_name", type(trainer.strategy).__name__)
     log.info(
-        "Data-parallel over %d processes: global batch %d = data.batch_size %d per device x %d; "
+        "Data-parallel (%s) over %d processes: global batch %d = data.batch_size %d per device x %d; "
         "learning rates are used as configured, not rescaled (docs/SCALING.md)",
-        processes, per_device_batch * processes, per_device_batch, processes,
+        strategy, trainer.world_size, per_device_batch * trainer.world_size, per_device_batch, trainer.world_size,
     )
 
 
-for _name, _resolver in (("facegan.run_name", shared_run_name), ("facegan.on_rank_zero", on_rank_zero)):
-    if not OmegaConf.has_resolver(_name):
-        OmegaConf.register_new_resolver(_name, _resolver)
+def register_config_resolvers() -> None:
+    """${facegan.run_name:...} and ${facegan.on_rank_zero:...} in conf/hydra/default.yaml: scripts/train.py imports
+    facegan.train, and with it this module, before Hydra composes the config (submitit jobs unpickle it first)."""
+    for name, resolver in (("facegan.run_name", shared_run_name), ("facegan.on_rank_zero", on_rank_zero)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
+
+
+register_config_resolvers()

@@ -112,7 +112,9 @@ class GAN(pl.LightningModule):
         # Epoch means are averaged over ranks once per epoch (sync_dist), never per step.
         epoch_metrics = {f"{name}_epoch": value for name, value in metrics.items()}
         self.log_dict(epoch_metrics, on_step=False, on_epoch=True, sync_dist=True)
-        self.log_dict({"d": metrics["loss/d"], "g": metrics["loss/g"]}, prog_bar=True, logger=False)
+        if self.batches_done % self.trainer.log_every_n_steps == 0:
+            # Progress-bar values are turned into Python floats (a host sync): only at the log interval.
+            self.log_dict({"d": metrics["loss/d"], "g": metrics["loss/g"]}, prog_bar=True, logger=False)
         if self.divergence.due(self.batches_done):
             self.divergence.check(self.current_epoch)
 

@@ -34,7 +34,8 @@ def own_checkpoint_after_restart(output_dir: Path) -> Path | None:
     restarts = launcher_restart_count()
     if restarts == 0:
         return None
-    saved = [path for path in (output_dir / "checkpoints" / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt")) if path.is_file()]
+    candidates = (output_dir / "checkpoints" / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt"))
+    saved = [path for path in candidates if path.is_file()]
     if not saved:
         return None
     newest = max(saved, key=lambda path: path.stat().st_mtime)

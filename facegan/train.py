@@ -15,7 +15,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from facegan.checkpoint_io import AtomicCheckpointIO
 from facegan.config_checks import check_config, requested_processes
-from facegan.distributed import follow_launcher_layout, launcher_plugins, log_global_batch
+from facegan.distributed import follow_launcher_layout, launcher_plugins, log_data_parallel
 from facegan.divergence import DivergenceMonitor
 from facegan.module import GAN
 from facegan.performance import PerformanceSettings, resolve_performance
@@ -58,7 +58,8 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
 def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None = None) -> dict[str, Any]:
     """Translate facegan's trainer settings where they differ from Lightning's own meaning."""
     performance = performance or resolve_performance(cfg)
-    overrides: dict[str, Any] = {"precision": performance.precision, "plugins": [AtomicCheckpointIO(), *launcher_plugins()]}
+    plugins = [AtomicCheckpointIO(), *launcher_plugins()]
+    overrides: dict[str, Any] = {"precision": performance.precision, "plugins": plugins}
     max_steps = cfg.trainer.get("max_steps", -1)
     if max_steps is not None and max_steps > 0:
         # Users count batches; Lightning's global_step counts both optimizer steps of a batch.
@@ -86,8 +87,7 @@ def train(cfg: DictConfig) -> float | None:
         **trainer_overrides(cfg, performance),
     )
     log.info("Speed settings: %s", performance)
-    if trainer.world_size > 1 and trainer.is_global_zero:
-        log_global_batch(cfg.data.batch_size, trainer.world_size)
+    log_data_parallel(trainer, cfg.data.batch_size)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     except SIGTERMException:

@@ -5,6 +5,8 @@
     python scripts/train.py data.root=~/celeba model=dcgan64 loss=lsgan
     python scripts/train.py trainer.accelerator=cpu trainer.devices=2
     python scripts/train.py -m loss=bce,lsgan model=dcgan32,dcgan64
+    torchrun --standalone --nproc-per-node 8 scripts/train.py     # one process per GPU (docs/SCALING.md)
+    python scripts/train.py -m hydra/launcher=slurm hydra.launcher.nodes=2 hydra.launcher.gpus_per_node=8
 """
 
 import hydra

@@ -40,15 +40,17 @@ def train(
     loader: torch.utils.data.DataLoader,
     image_size: int,
     device: torch.device,
+    nz: int = 100,
+    ngf: int = 64,
+    ndf: int = 64,
     epochs: int = 1,
     max_batches: int | None = None,
     on_batch_end: Callable[[int], None] | None = None,
     quiet: bool = False,
 ) -> None:
     """The examples' loop. `on_batch_end(batch_number)` lets the benchmark time it from outside."""
-    nz = 100
-    netG = Generator(latent_dim=nz, image_size=image_size).to(device)
-    netD = nn.Sequential(Discriminator(image_size=image_size), nn.Sigmoid()).to(device)
+    netG = Generator(latent_dim=nz, image_size=image_size, base_channels=ngf).to(device)
+    netD = nn.Sequential(Discriminator(image_size=image_size, base_channels=ndf), nn.Sigmoid()).to(device)
     criterion = nn.BCELoss()
     fixed_noise = torch.randn(64, nz, device=device)
     real_label, fake_label = 1.0, 0.0
@@ -111,13 +113,16 @@ def main() -> None:
     parser.add_argument("--dataroot", required=True, help="a folder with a sub-folder of images (ImageFolder)")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--nz", type=int, default=100)
+    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--ndf", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     started = time.perf_counter()
     loader = make_loader(args.dataroot, args.image_size, args.batch_size, args.workers)
-    train(loader, args.image_size, torch.device(args.device), epochs=args.epochs)
+    train(loader, args.image_size, torch.device(args.device), args.nz, args.ngf, args.ndf, epochs=args.epochs)
     print(f"canonical DCGAN: {args.epochs} epochs in {time.perf_counter() - started:.1f} s")
 
 

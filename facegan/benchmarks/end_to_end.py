@@ -42,6 +42,9 @@ def run(cfg: DictConfig) -> None:
             "--dataroot", image_folder_root(cfg.data),
             "--image-size", str(cfg.model.image_size),
             "--batch-size", str(cfg.data.batch_size),
+            "--nz", str(cfg.model.latent_dim),
+            "--ngf", str(cfg.model.ngf),
+            "--ndf", str(cfg.model.ndf),
             "--workers", str(cfg.data.num_workers),
             "--epochs", str(epochs),
         ]
