@@ -12,6 +12,7 @@ from torchvision.utils import save_image
 
 from facegan.callbacks.sample_grid import image_grid
 from facegan.checkpoints import check_checkpoint_path, load_generator
+from facegan.devices import resolve_device
 from facegan.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -95,16 +96,6 @@ def save_each(images: torch.Tensor, folder: Path) -> list[Path]:
     return paths
 
 
-def sample_device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device={name} is not a torch device: use device=cpu or device=cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name} but no CUDA GPU is visible: use device=cpu")
-    return device
-
-
 def check_sample_config(cfg: DictConfig) -> None:
     """One-line ConfigErrors for values that cannot work, before the checkpoint is loaded."""
     check_checkpoint_path(cfg.ckpt_path)
@@ -113,13 +104,13 @@ def check_sample_config(cfg: DictConfig) -> None:
     check_truncation(cfg.truncation)
     if cfg.interpolate:
         check_walks(cfg.num_samples, cfg.walks, cfg.steps)
-    sample_device(cfg.device)
+    resolve_device(cfg.device)
 
 
 def sample(cfg: DictConfig) -> dict[str, Path]:
     """Write grid.png, samples/sample_NNNN.png and, with interpolate=true, interpolation.png into cfg.outdir."""
     check_sample_config(cfg)
-    generator, info = load_generator(cfg.ckpt_path, map_location=sample_device(cfg.device))
+    generator, info = load_generator(cfg.ckpt_path, map_location=resolve_device(cfg.device))
     log.info(
         "%s: %dx%d images, latent_dim=%d, %s weights (epoch %d)",
         info.ckpt_path,

@@ -1,6 +1,5 @@
 """Data sources, the datamodules' two paths, and the cached path's epoch batches."""
 
-import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 

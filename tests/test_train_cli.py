@@ -1,6 +1,5 @@
 """End-to-end runs of the real `scripts/train.py` in a subprocess, on tiny synthetic data."""
 
-from pathlib import Path
 
 import pytest
 import torch

@@ -5,29 +5,14 @@ import time
 from typing import Any
 
 import hydra
-import torch
 from omegaconf import DictConfig
 
 from facegan.checkpoints import check_checkpoint_path, load_generator
-from facegan.errors import ConfigError
+from facegan.devices import resolve_device
 from facegan.metrics.evaluator import FidKidEvaluator
 from facegan.metrics.extractors import load_feature_extractor
 from facegan.metrics.settings import MetricSettings
 
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` is the GPU when there is one; `cpu`, `cuda` and `cuda:N` are taken as they are."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device={name} is not a device: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name} but no CUDA GPU is visible: use device=cpu")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ConfigError(f"device={name} but only {torch.cuda.device_count()} GPUs are visible: use device=cuda:0")
-    return device
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
