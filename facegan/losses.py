@@ -3,13 +3,16 @@
 Every loss takes raw discriminator logits and offers:
   discriminator_loss(real_logits, fake_logits) -> DiscriminatorLoss(real, fake), total = real + fake
   generator_loss(fake_logits) -> the generator's loss, computed with flipped labels (fakes called real)
-  score(logits) -> D's output in the units of the loss's targets, for logging (1 = real, 0 = fake)
+  penalty(discriminator, real, fake) -> a regulariser added to D's loss, or None (WGAN-GP's gradient penalty)
+  score(logits) -> D's output for logging, in the loss's own units (see each loss)
+  n_critic -> D updates per G update: D steps on every batch, G on every n_critic-th (1: both on every batch)
 """
 
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 class DiscriminatorLoss(NamedTuple):
@@ -21,10 +24,36 @@ class DiscriminatorLoss(NamedTuple):
         return self.real + self.fake
 
 
-class _LabelledLoss:
-    """Base for losses that compare D's output with a target label per image."""
+class GANLoss:
+    """What the module relies on beside the two losses: the update schedule and an optional penalty."""
 
-    def __init__(self, real_label: float = 1.0, fake_label: float = 0.0):
+    # True when D's loss differentiates through D's input gradient (a gradient penalty): torch.compile
+    # has no double backward, so the module leaves D uncompiled for such a loss.
+    needs_double_backward = False
+
+    def __init__(self, n_critic: int = 1):
+        if not isinstance(n_critic, int) or isinstance(n_critic, bool) or n_critic < 1:
+            raise ValueError(f"loss.n_critic={n_critic} must be an integer >= 1 (D updates per G update, e.g. 5)")
+        self.n_critic = n_critic
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> DiscriminatorLoss:
+        raise NotImplementedError
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(self, logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def penalty(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+
+class _LabelledLoss(GANLoss):
+    """Base for losses that compare D's output with a target label per image. Scores: 1 = real, 0 = fake."""
+
+    def __init__(self, real_label: float = 1.0, fake_label: float = 0.0, n_critic: int = 1):
+        super().__init__(n_critic)
         if not 0.0 <= fake_label < real_label <= 1.0:
             raise ValueError(
                 f"real_label={real_label}, fake_label={fake_label}: need 0 <= fake_label < real_label <= 1 "
@@ -69,3 +98,66 @@ class LSGANLoss(_LabelledLoss):
 
     def score(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.float()
+
+
+class HingeLoss(GANLoss):
+    """Hinge loss (Lim & Ye 2017; SNGAN, BigGAN): D pushes real logits above +1 and fake ones below -1,
+    and stops caring once they are past the margin; G raises D's logit on its images.
+    Scores are the raw logits: +1 and -1 are the margins."""
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> DiscriminatorLoss:
+        return DiscriminatorLoss(
+            real=F.relu(1.0 - real_logits.float()).mean(),
+            fake=F.relu(1.0 + fake_logits.float()).mean(),
+        )
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.float().mean()
+
+    def score(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.float()
+
+    def __repr__(self) -> str:
+        return f"HingeLoss(n_critic={self.n_critic})"
+
+
+class WGANGPLoss(GANLoss):
+    """Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): D is a critic whose score difference
+    between real and fake estimates the Wasserstein distance, kept 1-Lipschitz by penalising
+    (|grad_x D(x)| - 1)^2 at random points x between real and fake images. The critic trains
+    `n_critic` times per generator update. Scores are the raw critic values (no fixed scale)."""
+
+    needs_double_backward = True
+
+    def __init__(self, gp_weight: float = 10.0, n_critic: int = 5):
+        super().__init__(n_critic)
+        if gp_weight <= 0:
+            raise ValueError(f"loss.gp_weight={gp_weight} must be positive (the paper's value is 10)")
+        self.gp_weight = gp_weight
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> DiscriminatorLoss:
+        return DiscriminatorLoss(real=-real_logits.float().mean(), fake=fake_logits.float().mean())
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.float().mean()
+
+    def score(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.float()
+
+    def penalty(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """gp_weight * mean over images of (|grad D(x)|_2 - 1)^2, x = t real + (1 - t) fake, t ~ U(0, 1) per image.
+
+        Computed in float32 outside autocast: the gradient of a bfloat16/float16 forward is too coarse for a
+        penalty on its norm, and the double backward through it would be coarser still."""
+        t = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+        with torch.autocast(device_type=real.device.type, enabled=False):
+            between = torch.lerp(fake.detach().float(), real.detach().float(), t).requires_grad_(True)  # (B, 3, S, S)
+            logits = discriminator(between)
+            # Each logit depends on its own image only (up to D's BatchNorm batch statistics, which the paper drops:
+            # model.spectral_norm=true does), so the gradient of the sum holds every image's own gradient.
+            (gradient,) = torch.autograd.grad(logits.sum(), between, create_graph=True)
+            norms = gradient.flatten(1).norm(2, dim=1)  # (B,)
+            return self.gp_weight * (norms - 1.0).pow(2).mean()
+
+    def __repr__(self) -> str:
+        return f"WGANGPLoss(gp_weight={self.gp_weight}, n_critic={self.n_critic})"

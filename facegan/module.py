@@ -1,6 +1,7 @@
 """The LightningModule: orchestrates the alternating D and G updates. No GAN maths lives here
 (that is the loss object's job) and no network is built here (they are injected)."""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -9,20 +10,41 @@ import torch
 from torch import nn
 
 from facegan.divergence import DivergenceMonitor
+from facegan.ema import EMA
 from facegan.rng import capture_rng_state, restore_rng_state
+
+log = logging.getLogger(__name__)
 
 # A torch.optim class with its hyperparameters bound (Hydra `_partial_: true`), waiting for parameters.
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
+# A batch of images -> the same batch as D should see it (facegan.augment.DiffAugment).
+Augment = Callable[[torch.Tensor], torch.Tensor]
+
+
+def optimizer_steps(batches: int, n_critic: int = 1) -> int:
+    """Lightning's global_step after `batches` batches: a D step on every batch, a G step on every n_critic-th."""
+    return batches + batches // n_critic
+
+
+def batches_from_steps(global_step: int, n_critic: int = 1) -> int:
+    """Batches completed after `global_step` optimizer steps, the inverse of optimizer_steps(). A cycle of
+    n_critic batches takes n_critic + 1 steps: each of its D steps completes a batch, except the last one,
+    whose batch still awaits its G step."""
+    cycles, steps = divmod(global_step, n_critic + 1)
+    return cycles * n_critic + min(steps, n_critic - 1)
 
 
 class GAN(pl.LightningModule):
-    """DCGAN training with manual optimisation: per batch one D step, then one G step.
+    """DCGAN training with manual optimisation: per batch one D step, then one G step (on every
+    `loss.n_critic`-th batch only, for WGAN-GP's critic schedule).
 
-    Lightning counts every optimizer.step() in `global_step`, so one batch advances it by
-    `optimizer_steps_per_batch`; facegan's step-based settings (trainer.max_steps, sample and
-    checkpoint intervals) count batches and are converted where they meet Lightning.
+    Lightning counts every optimizer.step() in `global_step`, so one batch advances it by one or two
+    (optimizer_steps()); facegan's step-based settings (trainer.max_steps, sample and checkpoint
+    intervals) count batches and are converted where they meet Lightning.
+    With `ema`, `generator_ema` holds the moving average of G's weights, and sample() uses it.
     """
 
+    # At most, with every batch taking a D and a G step (loss.n_critic = 1); optimizer_steps() is exact.
     optimizer_steps_per_batch = 2
 
     def __init__(
@@ -38,6 +60,8 @@ class GAN(pl.LightningModule):
         channels_last: bool = False,
         compile_networks: bool = False,
         divergence: DivergenceMonitor | None = None,
+        ema: EMA | None = None,
+        augment: Augment | None = None,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -45,12 +69,18 @@ class GAN(pl.LightningModule):
         if channels_last:  # NHWC weights; inputs follow in training_step
             generator.to(memory_format=torch.channels_last)
             discriminator.to(memory_format=torch.channels_last)
+        # The average starts as G's copy, made before compiling: it is only ever sampled, eager is fine.
+        generator_ema = EMA.copy(generator) if ema is not None else None
         if compile_networks:  # in place, so state_dict keys (and checkpoints) stay those of the eager networks
             generator.compile()
-            discriminator.compile()
+            if not loss.needs_double_backward:  # a gradient penalty: torch.compile has no double backward
+                discriminator.compile()
         self.generator = generator
+        self.generator_ema = generator_ema  # state_dict keys generator_ema.*, which sample.py and export prefer
+        self.ema = ema
         self.discriminator = discriminator
         self.loss = loss
+        self.augment = augment
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.divergence = divergence or DivergenceMonitor()
@@ -69,7 +99,11 @@ class GAN(pl.LightningModule):
     @property
     def batches_done(self) -> int:
         """Training batches completed: the unit of facegan's step settings and TensorBoard's x-axis."""
-        return self.global_step // self.optimizer_steps_per_batch
+        return batches_from_steps(self.global_step, self.loss.n_critic)
+
+    def _seen_by_discriminator(self, images: torch.Tensor) -> torch.Tensor:
+        """The images as D sees them: augmented (fresh random transforms on every call) when augment is set."""
+        return images if self.augment is None else self.augment(images)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
@@ -78,35 +112,48 @@ class GAN(pl.LightningModule):
         opt_g, opt_d = self.optimizers()
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
+        update_generator = (self.batches_done + 1) % self.loss.n_critic == 0
         z = torch.randn(real.shape[0], self.generator.latent_dim, device=real.device)
-        fake = self.generator(z)  # (B, 3, S, S); one G forward serves both updates, as in the DCGAN recipe
+        with torch.set_grad_enabled(update_generator):  # a batch without G update needs no graph through G
+            fake = self.generator(z)  # (B, 3, S, S); one G forward serves both updates, as in the DCGAN recipe
 
-        # ---- Discriminator update: maximise log D(x) + log(1 - D(G(z))) ----
+        # ---- Discriminator update: maximise log D(x) + log(1 - D(G(z))) (for bce; each loss has its own) ----
         self.toggle_optimizer(opt_d)
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake.detach())  # no gradient into G during D's step
+        real_seen = self._seen_by_discriminator(real)
+        fake_seen = self._seen_by_discriminator(fake.detach())  # no gradient into G during D's step
+        real_logits = self.discriminator(real_seen)
+        fake_logits = self.discriminator(fake_seen)
         d_loss = self.loss.discriminator_loss(real_logits, fake_logits)
+        penalty = self.loss.penalty(self.discriminator, real_seen, fake_seen)
+        d_total = d_loss.total if penalty is None else d_loss.total + penalty
         opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss.total)
-        self._step(opt_d, "loss/d", d_loss.total)
+        self.manual_backward(d_total)
+        self._step(opt_d, "loss/d", d_total)
         self.untoggle_optimizer(opt_d)
 
-        # ---- Generator update: maximise log D(G(z)), i.e. the loss with flipped labels ----
-        self.toggle_optimizer(opt_g)  # freezes D's parameters, so G's backward computes no D gradients
-        g_loss = self.loss.generator_loss(self.discriminator(fake))
-        opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(g_loss)
-        self._step(opt_g, "loss/g", g_loss)
-        self.untoggle_optimizer(opt_g)
-
         metrics = {
-            "loss/d": d_loss.total,
-            "loss/g": g_loss,
+            "loss/d": d_total,
             "loss/d_real": d_loss.real,
             "loss/d_fake": d_loss.fake,
             "d/real": self.loss.score(real_logits).mean(),
             "d/fake": self.loss.score(fake_logits).mean(),
         }
+        if penalty is not None:
+            metrics["loss/d_penalty"] = penalty
+
+        if update_generator:
+            # ---- Generator update: maximise log D(G(z)), i.e. the loss with flipped labels ----
+            self.toggle_optimizer(opt_g)  # freezes D's parameters, so G's backward computes no D gradients
+            g_loss = self.loss.generator_loss(self.discriminator(self._seen_by_discriminator(fake)))
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            self._step(opt_g, "loss/g", g_loss)
+            self.untoggle_optimizer(opt_g)
+            metrics["loss/g"] = g_loss
+            if self.ema is not None:
+                updates_before = self.batches_done // self.loss.n_critic - 1  # G updates before this one
+                self.ema.update(self.generator_ema, self.generator, updates_before)
+
         metrics = {name: value.detach() for name, value in metrics.items()}
         self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False)
         # Epoch means are averaged over ranks once per epoch (sync_dist), never per step.
@@ -114,7 +161,8 @@ class GAN(pl.LightningModule):
         self.log_dict(epoch_metrics, on_step=False, on_epoch=True, sync_dist=True)
         if self.batches_done % self.trainer.log_every_n_steps == 0:
             # Progress-bar values are turned into Python floats (a host sync): only at the log interval.
-            self.log_dict({"d": metrics["loss/d"], "g": metrics["loss/g"]}, prog_bar=True, logger=False)
+            bar = {short: metrics[name] for short, name in (("d", "loss/d"), ("g", "loss/g")) if name in metrics}
+            self.log_dict(bar, prog_bar=True, logger=False)
         if self.divergence.due(self.batches_done):
             self.divergence.check(self.current_epoch)
 
@@ -133,13 +181,28 @@ class GAN(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "rng_states" in checkpoint:
             restore_rng_state(checkpoint["rng_states"])
+        self._match_ema_weights(checkpoint["state_dict"])
+
+    def _match_ema_weights(self, state_dict: dict) -> None:
+        """Resuming with model.ema_decay switched on or off: start the average from G's weights, or drop it."""
+        saved = [key for key in state_dict if key.startswith("generator_ema.")]
+        if self.generator_ema is not None and not saved:
+            log.info("The checkpoint has no EMA generator: the average starts from its generator's weights")
+            for key in [key for key in state_dict if key.startswith("generator.")]:
+                state_dict["generator_ema." + key.removeprefix("generator.")] = state_dict[key].clone()
+        elif self.generator_ema is None and saved:
+            log.info("model.ema_decay is off: the checkpoint's EMA generator is not used")
+            for key in saved:
+                del state_dict[key]
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        """Images for z in eval mode (BatchNorm running statistics), restoring the previous mode."""
-        was_training = self.generator.training
-        self.generator.eval()
+        """Images for z from the EMA generator when there is one, else from G; in eval mode (BatchNorm
+        running statistics), restoring the previous mode."""
+        generator = self.generator if self.generator_ema is None else self.generator_ema
+        was_training = generator.training
+        generator.eval()
         try:
-            return self.generator(z.to(self.device))
+            return generator(z.to(self.device))
         finally:
-            self.generator.train(was_training)
+            generator.train(was_training)

@@ -17,7 +17,8 @@ from facegan.checkpoint_io import AtomicCheckpointIO
 from facegan.config_checks import check_config, requested_processes
 from facegan.distributed import follow_launcher_layout, launcher_plugins, log_data_parallel
 from facegan.divergence import DivergenceMonitor
-from facegan.module import GAN
+from facegan.ema import EMA
+from facegan.module import GAN, optimizer_steps
 from facegan.performance import PerformanceSettings, resolve_performance
 from facegan.resume import check_checkpoint_matches, resolve_ckpt_path
 from facegan.strategy import STRATEGY_NAME
@@ -52,6 +53,8 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
         channels_last=performance.channels_last,
         compile_networks=performance.compile,
         divergence=DivergenceMonitor(**cfg.divergence),
+        ema=EMA(cfg.model.ema_decay) if cfg.model.get("ema_decay") is not None else None,
+        augment=hydra.utils.instantiate(cfg.augment) if cfg.get("augment") else None,  # augment=none: {}
     )
 
 
@@ -62,8 +65,8 @@ def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None =
     overrides: dict[str, Any] = {"precision": performance.precision, "plugins": plugins}
     max_steps = cfg.trainer.get("max_steps", -1)
     if max_steps is not None and max_steps > 0:
-        # Users count batches; Lightning's global_step counts both optimizer steps of a batch.
-        overrides["max_steps"] = max_steps * GAN.optimizer_steps_per_batch
+        # Users count batches; Lightning's global_step counts the D and G optimizer steps of each batch.
+        overrides["max_steps"] = optimizer_steps(max_steps, cfg.loss.get("n_critic", 1))
     if cfg.trainer.get("strategy", "auto") == "auto" and requested_processes(cfg.trainer) > 1:
         overrides["strategy"] = STRATEGY_NAME  # Lightning's plain DDP rejects a G/D pair: see facegan/strategy.py
     return overrides
