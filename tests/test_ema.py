@@ -118,3 +118,22 @@ def test_resuming_with_ema_switched_on_or_off_loads(tmp_path):
     checkpoint = {"state_dict": averaged.state_dict()}
     plain.on_load_checkpoint(checkpoint)  # EMA switched off: the saved average is left out
     plain.load_state_dict(checkpoint["state_dict"])
+
+
+def test_ema_leaves_training_untouched(tmp_path):
+    """G trains bit for bit the same with or without the average, so one run measures both generators."""
+    without_ema = [override for override in SMALL if not override.startswith("model.ema_decay")]
+    train(compose_train(*SMALL, "trainer.max_epochs=1", output_dir=tmp_path / "ema"))
+    train(compose_train(*without_ema, "trainer.max_epochs=1", output_dir=tmp_path / "plain"))
+    averaged = load(tmp_path / "ema" / "checkpoints" / "last.ckpt")["state_dict"]
+    plain = load(tmp_path / "plain" / "checkpoints" / "last.ckpt")["state_dict"]
+    assert plain.keys() == {key for key in averaged if not key.startswith("generator_ema.")}
+    for key, value in plain.items():
+        assert torch.equal(averaged[key], value), key
+
+
+@pytest.mark.parametrize("experiment,augmented", [("celeba64", False), ("celeba_small", True)])
+def test_recipes_turn_the_average_on(experiment, augmented):
+    module = build_module(compose_train(f"experiment={experiment}", "model.ngf=4", "model.ndf=4"))
+    assert module.ema.decay == 0.999
+    assert (module.augment is not None) == augmented
