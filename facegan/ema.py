@@ -39,10 +39,13 @@ class EMA:
     def update(self, average: nn.Module, network: nn.Module, updates: int) -> None:
         """Move `average` toward `network` after its update number `updates` (0-based)."""
         weight = 1.0 - self.decay_at(updates)
-        for averaged, current in zip(average.parameters(), network.parameters(), strict=True):
-            averaged.lerp_(current, weight)
-        for averaged, current in zip(average.buffers(), network.buffers(), strict=True):
-            averaged.copy_(current)
+        averaged, current = list(average.parameters()), list(network.parameters())
+        if len(averaged) != len(current):
+            raise ValueError(f"the average has {len(averaged)} parameters, the network {len(current)}")
+        # One multi-tensor kernel for all weights (as torch.optim's foreach path), not a launch per tensor.
+        torch._foreach_lerp_(averaged, current, weight)
+        for averaged_buffer, current_buffer in zip(average.buffers(), network.buffers(), strict=True):
+            averaged_buffer.copy_(current_buffer)
 
     def __repr__(self) -> str:
         return f"EMA(decay={self.decay})"

@@ -59,6 +59,7 @@ class GAN(pl.LightningModule):
         network_config: dict | None = None,
         channels_last: bool = False,
         compile_networks: bool = False,
+        compile_mode: str = "default",
         divergence: DivergenceMonitor | None = None,
         ema: EMA | None = None,
         augment: Augment | None = None,
@@ -72,9 +73,9 @@ class GAN(pl.LightningModule):
         # The average starts as G's copy, made before compiling: it is only ever sampled, eager is fine.
         generator_ema = EMA.copy(generator) if ema is not None else None
         if compile_networks:  # in place, so state_dict keys (and checkpoints) stay those of the eager networks
-            generator.compile()
+            generator.compile(mode=compile_mode)
             if not loss.needs_double_backward:  # a gradient penalty: torch.compile has no double backward
-                discriminator.compile()
+                discriminator.compile(mode=compile_mode)
         self.generator = generator
         self.generator_ema = generator_ema  # state_dict keys generator_ema.*, which sample.py and export prefer
         self.ema = ema

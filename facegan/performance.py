@@ -21,7 +21,13 @@ class PerformanceSettings:
     precision: str  # a Lightning precision string
     channels_last: bool
     compile: bool
+    compile_mode: str  # torch.compile's mode; reduce-overhead adds CUDA graphs
     fused_adam: bool
+
+
+# torch.compile's modes: "reduce-overhead" replays CUDA graphs (one launch for all of a network's kernels),
+# which pays where small networks leave the GPU waiting on kernel launches.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def training_device_type(trainer_cfg: DictConfig) -> str:
@@ -65,10 +71,14 @@ def resolve_performance(cfg: DictConfig) -> PerformanceSettings:
     fused_adam = _flag("fused_adam", performance.get("fused_adam", "auto"), on_cuda)
     if fused_adam and not on_cuda:
         raise ConfigError("performance.fused_adam=true needs a CUDA device: use performance.fused_adam=auto")
+    compile_mode = str(performance.get("compile_mode", "default"))
+    if compile_mode not in COMPILE_MODES:
+        raise ConfigError(f"performance.compile_mode={compile_mode} is not one of torch.compile's modes: use one of {', '.join(COMPILE_MODES)}")
     return PerformanceSettings(
         device_type=device_type,
         precision=precision,
         channels_last=_flag("channels_last", performance.get("channels_last", "auto"), True),
         compile=_flag("compile", performance.get("compile", "auto"), on_cuda),
+        compile_mode=compile_mode,
         fused_adam=fused_adam,
     )

@@ -13,7 +13,9 @@ from facegan.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-NETWORK_KEYS = ("image_size", "latent_dim", "ngf", "ndf")
+# The settings that shape the networks' state_dict, with the value a checkpoint written before the setting
+# existed was trained with (spectral norm replaces D's BatchNorm and renames its conv weights).
+NETWORK_KEYS = {"image_size": None, "latent_dim": None, "ngf": None, "ndf": None, "spectral_norm": False}
 
 
 def find_last_checkpoint(runs_root: Path, exclude: Path | None = None) -> Path:
@@ -70,9 +72,23 @@ def check_checkpoint_matches(ckpt_path: str, model_cfg: DictConfig) -> None:
     if saved is None:
         raise ConfigError(f"ckpt_path={ckpt_path} was not written by facegan (no network_config): pick a facegan checkpoint")
     wanted = OmegaConf.to_container(model_cfg, resolve=True)
-    differences = [f"model.{key}={saved.get(key)} (this run: {wanted.get(key)})" for key in NETWORK_KEYS if saved.get(key) != wanted.get(key)]
+    differences = {
+        key: saved.get(key, unsaved)
+        for key, unsaved in NETWORK_KEYS.items()
+        if saved.get(key, unsaved) != wanted.get(key, unsaved)
+    }
     if differences:
-        raise ConfigError(
-            f"ckpt_path={ckpt_path} holds a different model: {', '.join(differences)}; "
-            f"resume with the same model settings, e.g. model=dcgan{saved.get('image_size')}"
+        listed = ", ".join(
+            f"model.{key}={_as_override(value)} (this run: {_as_override(wanted.get(key))})"
+            for key, value in differences.items()
         )
+        fix = " ".join(
+            f"model=dcgan{value}" if key == "image_size" else f"model.{key}={_as_override(value)}"
+            for key, value in differences.items()
+        )
+        raise ConfigError(f"ckpt_path={ckpt_path} holds a different model: {listed}; resume with the same model settings: {fix}")
+
+
+def _as_override(value) -> str:
+    """A value as it is typed on the command line (Hydra spells booleans in lower case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

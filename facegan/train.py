@@ -52,6 +52,7 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
         network_config=OmegaConf.to_container(cfg.model, resolve=True),
         channels_last=performance.channels_last,
         compile_networks=performance.compile,
+        compile_mode=performance.compile_mode,
         divergence=DivergenceMonitor(**cfg.divergence),
         ema=EMA(cfg.model.ema_decay) if cfg.model.get("ema_decay") is not None else None,
         augment=hydra.utils.instantiate(cfg.augment) if cfg.get("augment") else None,  # augment=none: {}

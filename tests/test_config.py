@@ -2,7 +2,7 @@
 
 import hydra
 import pytest
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from conftest import compose_train
 
@@ -87,3 +87,12 @@ def test_demo_experiment_uses_synthetic_faces():
     assert cfg.data._target_.endswith("SyntheticDataModule")
     datamodule = hydra.utils.instantiate(cfg.data)
     assert datamodule.image_size == cfg.model.image_size
+
+
+def test_the_default_run_is_the_recommended_recipe():
+    """docs/RESULTS.md recommends experiment=celeba64; a plain `python scripts/train.py` trains it."""
+    default, recipe = compose_train(), compose_train("experiment=celeba64")
+    assert OmegaConf.to_container(default.model) == OmegaConf.to_container(recipe.model)
+    assert (default.model.image_size, default.model.ema_decay, default.loss._target_) == (64, 0.999, "facegan.losses.BCELoss")
+    assert not default.augment  # augment=none
+    assert compose_train("~experiment").model.image_size == 32  # the bare defaults

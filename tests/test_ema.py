@@ -12,6 +12,7 @@ from facegan.train import build_module, train
 
 SMALL = (
     "data=synthetic",
+    "model=dcgan32",  # the smallest model: the default experiment trains 64x64
     "data.num_images=64",
     "data.batch_size=16",
     "model.ngf=8",
@@ -22,6 +23,7 @@ SMALL = (
     "trainer.enable_model_summary=false",
     "~callbacks.rich_progress_bar",
 )
+WITHOUT_EMA = (*(override for override in SMALL if not override.startswith("model.ema_decay")), "model.ema_decay=null")
 
 
 def test_decay_warms_up_then_holds():
@@ -59,8 +61,9 @@ def test_impossible_decay_is_a_config_error(decay):
         EMA(decay)
 
 
-def test_ema_is_off_by_default_and_built_on_request():
-    assert build_module(compose_train("data=synthetic")).generator_ema is None
+def test_ema_is_on_by_default_and_off_with_null():
+    assert build_module(compose_train("data=synthetic")).ema.decay == 0.999
+    assert build_module(compose_train("data=synthetic", "model.ema_decay=null")).generator_ema is None
     module = build_module(compose_train(*SMALL))
     assert module.ema.decay == 0.9
     assert torch.equal(module.generator_ema.state_dict()["net.0.weight"], module.generator.state_dict()["net.0.weight"])
@@ -107,8 +110,7 @@ def test_resume_restores_the_average_bit_for_bit(tmp_path):
 
 
 def test_resuming_with_ema_switched_on_or_off_loads(tmp_path):
-    without_ema = [override for override in SMALL if not override.startswith("model.ema_decay")]
-    plain, averaged = build_module(compose_train(*without_ema)), build_module(compose_train(*SMALL))
+    plain, averaged = build_module(compose_train(*WITHOUT_EMA)), build_module(compose_train(*SMALL))
     with torch.no_grad():
         plain.generator.net[0].weight.add_(1.0)  # unlike the averaged module's weights
     checkpoint = {"state_dict": plain.state_dict()}
@@ -122,9 +124,8 @@ def test_resuming_with_ema_switched_on_or_off_loads(tmp_path):
 
 def test_ema_leaves_training_untouched(tmp_path):
     """G trains bit for bit the same with or without the average, so one run measures both generators."""
-    without_ema = [override for override in SMALL if not override.startswith("model.ema_decay")]
     train(compose_train(*SMALL, "trainer.max_epochs=1", output_dir=tmp_path / "ema"))
-    train(compose_train(*without_ema, "trainer.max_epochs=1", output_dir=tmp_path / "plain"))
+    train(compose_train(*WITHOUT_EMA, "trainer.max_epochs=1", output_dir=tmp_path / "plain"))
     averaged = load(tmp_path / "ema" / "checkpoints" / "last.ckpt")["state_dict"]
     plain = load(tmp_path / "plain" / "checkpoints" / "last.ckpt")["state_dict"]
     assert plain.keys() == {key for key in averaged if not key.startswith("generator_ema.")}

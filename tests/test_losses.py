@@ -123,6 +123,7 @@ def test_optimizer_steps_and_batches_convert_both_ways(n_critic):
 
 TINY_RUN = (
     "data=synthetic",
+    "model=dcgan32",  # the smallest model: the default experiment trains 64x64
     "data.num_images=64",
     "data.batch_size=16",
     "model.ngf=8",

@@ -19,6 +19,7 @@ from facegan.metrics.features import generated_features
 # A few batches of synthetic faces; add metrics_overrides() to measure them.
 TINY_RUN = (
     "data=synthetic",
+    "model=dcgan32",  # the smallest model: the default experiment trains 64x64
     "data.num_images=256",
     "data.batch_size=16",
     "data.num_workers=0",

@@ -8,6 +8,7 @@ from conftest import SHARED_CELEBA, run_cli, tensorboard_tags
 
 TINY = (
     "data=synthetic",
+    "model=dcgan32",  # the smallest model: the default experiment trains 64x64
     "data.num_images=96",
     "data.batch_size=16",
     "data.num_workers=0",

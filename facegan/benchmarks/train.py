@@ -90,6 +90,8 @@ def measure_facegan(cfg_dict: dict) -> dict:
     )
     trainer.fit(build_module(cfg, performance), datamodule=hydra.utils.instantiate(cfg.data))
     settings = f"{performance.precision}, channels_last={performance.channels_last}, compile={performance.compile}"
+    if performance.compile:
+        settings += f" ({performance.compile_mode})"
     return {"seconds": timer.seconds, "peak_mem_mb": _peak_memory_mb(device), "settings": settings, "device": str(device)}
 
 
