@@ -34,3 +34,4 @@ def test_end_to_end_mode_times_both_whole_processes(tmp_path):
     )  # fmt: skip
     summary = last_json_line(result.stdout)
     assert summary["epochs"] == 1 and summary["facegan_s"] > 0 and summary["canonical_s"] > 0
+    assert "model=dcgan32" in result.stdout  # train.py trains the benchmark's model, not the default experiment's

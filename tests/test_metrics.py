@@ -19,7 +19,6 @@ from facegan.metrics.features import generated_features
 # A few batches of synthetic faces; add metrics_overrides() to measure them.
 TINY_RUN = (
     "data=synthetic",
-    "model=dcgan32",  # the smallest model: the default experiment trains 64x64
     "data.num_images=256",
     "data.batch_size=16",
     "data.num_workers=0",
@@ -27,6 +26,7 @@ TINY_RUN = (
     "model.ndf=8",
     "trainer.max_epochs=2",
     "trainer.limit_train_batches=2",
+    "model=dcgan32",  # the smallest model (the default experiment trains 64x64); last, so TINY_RUN[:2] is the data
 )
 
 

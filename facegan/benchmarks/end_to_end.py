@@ -31,7 +31,11 @@ def _timed(command: list[str]) -> float:
 
 
 def run(cfg: DictConfig) -> None:
-    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("mode=", "benchmark."))]
+    hydra_cfg = HydraConfig.get()
+    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("mode=", "benchmark."))]
+    if not any(o.startswith("model=") for o in overrides):
+        # benchmark.yaml leaves out train.yaml's default experiment (and its 64x64 model): train the same model
+        overrides.append(f"model={hydra_cfg.runtime.choices['model']}")
     epochs = cfg.trainer.max_epochs
     scripts = REPO_ROOT / "scripts"
     if cfg.data.get("cache", False):
