@@ -85,6 +85,7 @@ class GAN(pl.LightningModule):
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.divergence = divergence or DivergenceMonitor()
+        self.progress_bar_values: dict[str, float] = {}  # loss/d and loss/g as of the last log interval
         # network_config lets sample/export commands rebuild the networks from the checkpoint alone.
         self.save_hyperparameters("num_sample_images", "sample_seed", "network_config")
         # Fixed noise: the same z every epoch makes progress grids comparable; a buffer, so checkpoints keep it.
@@ -161,9 +162,11 @@ class GAN(pl.LightningModule):
         epoch_metrics = {f"{name}_epoch": value for name, value in metrics.items()}
         self.log_dict(epoch_metrics, on_step=False, on_epoch=True, sync_dist=True)
         if self.batches_done % self.trainer.log_every_n_steps == 0:
-            # Progress-bar values are turned into Python floats (a host sync): only at the log interval.
-            bar = {short: metrics[name] for short, name in (("d", "loss/d"), ("g", "loss/g")) if name in metrics}
-            self.log_dict(bar, prog_bar=True, logger=False)
+            # Read back for the progress bar (GANProgressBar) in one host sync, only at the log interval: Lightning
+            # would convert prog_bar=True values to floats on every batch.
+            shown = [(short, name) for short, name in (("d", "loss/d"), ("g", "loss/g")) if name in metrics]
+            values = torch.stack([metrics[name].float() for _, name in shown]).tolist()
+            self.progress_bar_values = {short: round(value, 4) for (short, _), value in zip(shown, values)}
         if self.divergence.due(self.batches_done):
             self.divergence.check(self.current_epoch)
 

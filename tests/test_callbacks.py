@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from facegan.callbacks import ProgressGifCallback, RealVsFakeCallback
+from facegan.callbacks import ProgressGifCallback, RealVsFakeCallback, progress_gif
 from facegan.losses import BCELoss
 from facegan.models import Discriminator, Generator
 from facegan.module import GAN
@@ -69,6 +69,17 @@ def test_progress_gif_gains_one_frame_per_epoch_as_epochs_finish(fitted):
         grid_width, grid_height = 2 + 3 * (16 + 2), 2 + 2 * (16 + 2)  # 6 samples, 3 per row, 2-pixel gutters
         assert gif.width == grid_width and gif.height > grid_height  # the grid under its "epoch N" caption
     assert not list(fitted.output_dir.glob("*.partial"))
+
+
+def test_long_runs_rewrite_the_gif_about_every_tenth_and_at_the_end(tmp_path, monkeypatch):
+    writes = []
+    monkeypatch.setattr(progress_gif, "write_gif", lambda frames, *args: writes.append(len(frames)))
+    gif, module = ProgressGifCallback(str(tmp_path), nrow=3), tiny_gan()
+    for epoch in range(45):
+        gif.on_train_epoch_end(SimpleNamespace(is_global_zero=True, current_epoch=epoch), module)
+    gif.on_train_end(SimpleNamespace(is_global_zero=True), module)
+    assert writes == [*range(1, 20), 20, 22, 24, 26, 28, 30, 33, 36, 39, 40, 44, 45]  # the last at training's end
+    assert all(later - earlier <= max(1, earlier // 10) + 1 for earlier, later in zip(writes, writes[1:]))
 
 
 def test_real_vs_fake_shows_the_first_batch_beside_samples(fitted):

@@ -1,14 +1,19 @@
 """The speed knobs resolve to concrete settings for the device, refuse impossible values in one line, and reach
 the networks."""
 
+import traceback
+from pathlib import Path
+
 import pytest
+import pytorch_lightning as pl
 import torch
 from torch import nn
 
+import facegan.train
 from conftest import compose_train
 from facegan.errors import ConfigError
 from facegan.performance import cpu_has_native_bf16, resolve_performance
-from facegan.train import build_module
+from facegan.train import build_module, instantiate_all
 
 CPU = ("data=synthetic", "trainer=cpu")
 
@@ -50,3 +55,45 @@ def test_channels_last_converts_the_weights():
     module = build_module(compose_train(*CPU, "model=dcgan32", "performance.channels_last=true"))
     conv = next(m for m in module.discriminator.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 3)
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+class _HostSyncCounter(pl.Callback):
+    """Counts Tensor.item() calls per batch, leaving out torch.optim's: Adam reads its step counters, which
+    live on the CPU (a GPU run's fused Adam keeps them on the device), so they never wait for the GPU."""
+
+    def __init__(self):
+        self.per_batch: list[int] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.per_batch.append(0)
+
+    def count(self) -> None:
+        caller = traceback.extract_stack(limit=3)[0]  # the frame that called .item()
+        if self.per_batch and "torch/optim/" not in Path(caller.filename).as_posix():
+            self.per_batch[-1] += 1
+
+
+def test_training_reads_values_back_only_at_the_log_interval(tmp_path, monkeypatch):
+    """A `.item()` per batch would stall a GPU every step; logging and the progress bar read values only
+    every trainer.log_every_n_steps batches."""
+    counter = _HostSyncCounter()
+    original_item = torch.Tensor.item
+
+    def counted_item(tensor):
+        counter.count()
+        return original_item(tensor)
+
+    def callbacks_and_counter(group):
+        built = instantiate_all(group)
+        return [*built, counter] if any(isinstance(item, pl.Callback) for item in built) else built
+
+    monkeypatch.setattr(torch.Tensor, "item", counted_item)
+    monkeypatch.setattr(facegan.train, "instantiate_all", callbacks_and_counter)
+    cfg = compose_train(
+        *CPU, "model=dcgan32", "model.ngf=8", "model.ndf=8", "data.num_images=640", "data.batch_size=16",
+        "trainer.max_epochs=1", "trainer.log_every_n_steps=10", output_dir=tmp_path,
+    )  # fmt: skip
+    facegan.train.train(cfg)
+    assert len(counter.per_batch) == 40
+    batches_that_read = [index for index, calls in enumerate(counter.per_batch) if calls]
+    assert len(batches_that_read) <= 40 // 10 + 1, batches_that_read  # the log intervals and the epoch's end

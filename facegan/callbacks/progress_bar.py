@@ -1,0 +1,12 @@
+"""The terminal progress bar, showing D's and G's losses without a host sync per batch."""
+
+from pytorch_lightning.callbacks import RichProgressBar
+
+
+class GANProgressBar(RichProgressBar):
+    """Lightning's rich bar plus the module's `progress_bar_values`: floats the GAN module reads back once
+    every trainer.log_every_n_steps batches. Values logged with `prog_bar=True` instead are turned into
+    Python floats on every batch after their first log, which waits for the GPU each step."""
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        return {**super().get_metrics(trainer, pl_module), **getattr(pl_module, "progress_bar_values", {})}
