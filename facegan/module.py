@@ -166,7 +166,8 @@ class GAN(pl.LightningModule):
             # would convert prog_bar=True values to floats on every batch.
             shown = [(short, name) for short, name in (("d", "loss/d"), ("g", "loss/g")) if name in metrics]
             values = torch.stack([metrics[name].float() for _, name in shown]).tolist()
-            self.progress_bar_values = {short: round(value, 4) for (short, _), value in zip(shown, values)}
+            # update, not replace: with loss.n_critic > 1 a batch without G update keeps G's last value
+            self.progress_bar_values.update({short: round(value, 4) for (short, _), value in zip(shown, values)})
         if self.divergence.due(self.batches_done):
             self.divergence.check(self.current_epoch)
 
