@@ -39,11 +39,9 @@ class EMA:
     def update(self, average: nn.Module, network: nn.Module, updates: int) -> None:
         """Move `average` toward `network` after its update number `updates` (0-based)."""
         weight = 1.0 - self.decay_at(updates)
-        averaged, current = list(average.parameters()), list(network.parameters())
-        if len(averaged) != len(current):
-            raise ValueError(f"the average has {len(averaged)} parameters, the network {len(current)}")
-        # One multi-tensor kernel for all weights (as torch.optim's foreach path), not a launch per tensor.
-        torch._foreach_lerp_(averaged, current, weight)
+        # One multi-tensor kernel for all weights (as torch.optim's foreach path), not a launch per tensor;
+        # it refuses lists of different lengths, as zip(strict=True) did.
+        torch._foreach_lerp_(list(average.parameters()), list(network.parameters()), weight)
         for averaged_buffer, current_buffer in zip(average.buffers(), network.buffers(), strict=True):
             averaged_buffer.copy_(current_buffer)
 
