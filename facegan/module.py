@@ -91,6 +91,7 @@ class GAN(pl.LightningModule):
         # Fixed noise: the same z every epoch makes progress grids comparable; a buffer, so checkpoints keep it.
         noise_rng = torch.Generator().manual_seed(sample_seed)
         self.register_buffer("fixed_noise", torch.randn(num_sample_images, generator.latent_dim, generator=noise_rng))
+        self._fixed_noise_samples: tuple[int, torch.Tensor] | None = None  # (batches_done, images), see below
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         return [
@@ -187,6 +188,7 @@ class GAN(pl.LightningModule):
         if "rng_states" in checkpoint:
             restore_rng_state(checkpoint["rng_states"])
         self._match_ema_weights(checkpoint["state_dict"])
+        self._fixed_noise_samples = None  # new weights
 
     def _match_ema_weights(self, state_dict: dict) -> None:
         """Resuming with model.ema_decay switched on or off: start the average from G's weights, or drop it."""
@@ -199,6 +201,13 @@ class GAN(pl.LightningModule):
             log.info("model.ema_decay is off: the checkpoint's EMA generator is not used")
             for key in saved:
                 del state_dict[key]
+
+    def fixed_noise_samples(self) -> torch.Tensor:
+        """sample(fixed_noise), computed once per batch count: the callbacks that draw it after an epoch
+        (the grid PNG, the GIF frame) share one generator pass."""
+        if self._fixed_noise_samples is None or self._fixed_noise_samples[0] != self.batches_done:
+            self._fixed_noise_samples = (self.batches_done, self.sample(self.fixed_noise))
+        return self._fixed_noise_samples[1]
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:

@@ -4,11 +4,14 @@
     python scripts/benchmark.py mode=data data=synthetic model=dcgan64 benchmark.batches=200
 """
 
-import hydra
-from omegaconf import DictConfig
+from facegan import startup
 
-from facegan.benchmarks import run_benchmark
-from facegan.errors import exit_on_user_error
+with startup.imports_without_gc():  # start-up and exit ~2 s faster: facegan/startup.py
+    import hydra
+    from omegaconf import DictConfig
+
+    from facegan.benchmarks import run_benchmark
+    from facegan.errors import exit_on_user_error
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")

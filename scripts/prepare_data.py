@@ -8,10 +8,13 @@ Pass the same data and model overrides as the training run, so that the cache ke
     python scripts/prepare_data.py data=synthetic data.prepare_workers=8
 """
 
-import hydra
-from omegaconf import DictConfig
+from facegan import startup
 
-from facegan.errors import ConfigError, exit_on_user_error
+with startup.imports_without_gc():  # start-up and exit ~2 s faster: facegan/startup.py
+    import hydra
+    from omegaconf import DictConfig
+
+    from facegan.errors import ConfigError, exit_on_user_error
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="prepare_data")

@@ -6,11 +6,14 @@
     python scripts/sample.py ckpt_path=... interpolate=true walks=8 steps=10
 """
 
-import hydra
-from omegaconf import DictConfig
+from facegan import startup
 
-from facegan.errors import exit_on_user_error
-from facegan.sampling import sample
+with startup.imports_without_gc():  # start-up and exit ~2 s faster: facegan/startup.py
+    import hydra
+    from omegaconf import DictConfig
+
+    from facegan.errors import exit_on_user_error
+    from facegan.sampling import sample
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="sample")

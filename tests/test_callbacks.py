@@ -1,4 +1,4 @@
-"""progress.gif and real_vs_fake.png written during a real (tiny) fit, by rank 0 only."""
+"""progress.gif, real_vs_fake.png and the sample grids written during a real (tiny) fit, by rank 0 only."""
 
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from facegan.callbacks import ProgressGifCallback, RealVsFakeCallback, progress_gif
+from facegan.callbacks import ProgressGifCallback, RealVsFakeCallback, SampleGridCallback, progress_gif
 from facegan.losses import BCELoss
 from facegan.models import Discriminator, Generator
 from facegan.module import GAN
@@ -97,3 +97,29 @@ def test_only_rank_zero_writes(tmp_path):
     real_vs_fake.on_train_end(other_rank, module)
     assert real_vs_fake.real is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_grid_and_gif_share_one_generator_pass_per_epoch(tmp_path, monkeypatch):
+    module = tiny_gan()
+    passes = []
+    sample = module.sample
+    monkeypatch.setattr(module, "sample", lambda z: passes.append(module.batches_done) or sample(z))
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=EPOCHS,
+        callbacks=[SampleGridCallback(str(tmp_path), nrow=3), ProgressGifCallback(str(tmp_path), nrow=3)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, DataLoader(torch.rand(8, 3, 16, 16) * 2 - 1, batch_size=4))
+    assert passes == [2, 4, 6]  # one pass after each epoch's 2 batches, for both files
+    # ...and the two files show the same images: the GIF's last frame is the last epoch's grid under a caption
+    grid = Image.open(tmp_path / "samples" / f"epoch_{EPOCHS - 1:03d}.png").convert("RGB")
+    with Image.open(tmp_path / "progress.gif") as gif:
+        gif.seek(gif.n_frames - 1)
+        frame = gif.convert("RGB")
+    below_caption = frame.crop((0, frame.height - grid.height, frame.width, frame.height))
+    pixels = [torch.tensor(list(image.getdata()), dtype=torch.float) for image in (below_caption, grid)]
+    assert (pixels[0] - pixels[1]).abs().mean() < 8  # 256-colour quantisation error only (mean of 0-255 channels)

@@ -38,7 +38,7 @@ class SampleGridCallback(pl.Callback):
             writer.add_image(tag, grid, global_step=step)
 
     def _write_fakes(self, trainer: pl.Trainer, pl_module: pl.LightningModule, filename: str) -> None:
-        grid = image_grid(pl_module.sample(pl_module.fixed_noise), self.nrow)
+        grid = image_grid(pl_module.fixed_noise_samples(), self.nrow)
         self._write(trainer, grid, "samples/fixed_noise", filename, pl_module.batches_done)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
