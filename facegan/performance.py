@@ -53,6 +53,15 @@ def _auto_precision(device_type: str) -> str:
     return "bf16-mixed" if cpu_has_native_bf16() else "32-true"
 
 
+def fused_adam_supported(device_type: str) -> bool:
+    """Adam's fused kernel (one kernel for every parameter's update) exists for CUDA, and for the CPU since
+    torch 2.4, where it updates the 32x32 DCGAN's G in ~0.6 ms against ~1-2.4 ms for the foreach one."""
+    if device_type == "cuda":
+        return True
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    return (major, minor) >= (2, 4)
+
+
 def _flag(name: str, value, auto_value: bool) -> bool:
     if value == "auto":
         return auto_value
@@ -68,9 +77,13 @@ def resolve_performance(cfg: DictConfig) -> PerformanceSettings:
     precision = str(cfg.trainer.get("precision", "auto"))
     if precision == "auto":
         precision = _auto_precision(device_type)
-    fused_adam = _flag("fused_adam", performance.get("fused_adam", "auto"), on_cuda)
-    if fused_adam and not on_cuda:
-        raise ConfigError("performance.fused_adam=true needs a CUDA device: use performance.fused_adam=auto")
+    fused_supported = fused_adam_supported(device_type)
+    fused_adam = _flag("fused_adam", performance.get("fused_adam", "auto"), fused_supported)
+    if fused_adam and not fused_supported:
+        raise ConfigError(
+            f"performance.fused_adam=true needs CUDA or torch>=2.4 on the CPU (this is torch {torch.__version__}): "
+            "use performance.fused_adam=auto"
+        )
     compile_mode = str(performance.get("compile_mode", "default"))
     if compile_mode not in COMPILE_MODES:
         raise ConfigError(f"performance.compile_mode={compile_mode} is not one of torch.compile's modes: use one of {', '.join(COMPILE_MODES)}")

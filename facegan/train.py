@@ -36,18 +36,25 @@ def instantiate_all(group: DictConfig | None) -> list[Any]:
     return [hydra.utils.instantiate(node) for node in group.values() if node is not None and "_target_" in node]
 
 
+# Optimizers that take fused=True; another optimizer (optimizer.generator._target_=...) gets its defaults.
+FUSED_OPTIMIZERS = ("torch.optim.Adam", "torch.optim.AdamW")
+
+
+def optimizer_factory(optimizer_cfg: DictConfig, performance: PerformanceSettings) -> Any:
+    """The partial optimizer for one network, with Adam's fused kernel where performance.fused_adam is on."""
+    fused = {"fused": True} if performance.fused_adam and optimizer_cfg.get("_target_") in FUSED_OPTIMIZERS else {}
+    return hydra.utils.instantiate(optimizer_cfg, _convert_="all", **fused)
+
+
 def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None) -> GAN:
     """The networks, the loss and the optimizer factories, injected into the LightningModule."""
     performance = performance or resolve_performance(cfg)
-    optimizer_kwargs = {"fused": True} if performance.fused_adam else {}
     return GAN(
         generator=hydra.utils.instantiate(cfg.model.generator),
         discriminator=hydra.utils.instantiate(cfg.model.discriminator),
         loss=hydra.utils.instantiate(cfg.loss),
-        generator_optimizer=hydra.utils.instantiate(cfg.optimizer.generator, _convert_="all", **optimizer_kwargs),
-        discriminator_optimizer=hydra.utils.instantiate(
-            cfg.optimizer.discriminator, _convert_="all", **optimizer_kwargs
-        ),
+        generator_optimizer=optimizer_factory(cfg.optimizer.generator, performance),
+        discriminator_optimizer=optimizer_factory(cfg.optimizer.discriminator, performance),
         sample_seed=cfg.seed,
         network_config=OmegaConf.to_container(cfg.model, resolve=True),
         channels_last=performance.channels_last,

@@ -22,8 +22,42 @@ def test_auto_on_the_cpu():
     settings = resolve_performance(compose_train(*CPU))
     assert settings.device_type == "cpu"
     assert settings.precision == ("bf16-mixed" if cpu_has_native_bf16() else "32-true")
-    assert settings.channels_last and not settings.compile and not settings.fused_adam
+    assert settings.channels_last and not settings.compile and settings.fused_adam  # torch >= 2.4 on the CPU
     assert settings.compile_mode == "default"
+
+
+def test_fused_adam_reaches_both_optimizers_and_steps_like_the_foreach_one():
+    fused = build_module(compose_train(*CPU, "model=dcgan32"))
+    plain = build_module(compose_train(*CPU, "model=dcgan32", "performance.fused_adam=false"))
+    plain.load_state_dict(fused.state_dict())
+    results = []
+    for module in (fused, plain):
+        optimizers = module.configure_optimizers()
+        results.append([optimizer.defaults["fused"] for optimizer in optimizers])
+        torch.manual_seed(0)
+        for parameter in module.generator.parameters():
+            parameter.grad = torch.randn_like(parameter)
+        for _ in range(3):
+            optimizers[0].step()
+    assert results == [[True, True], [None, None]]
+    for after_fused, after_plain in zip(fused.generator.parameters(), plain.generator.parameters()):
+        torch.testing.assert_close(after_fused, after_plain)
+
+
+def test_an_optimizer_without_a_fused_kernel_gets_its_defaults():
+    rmsprop = ("optimizer.generator._target_=torch.optim.RMSprop", "~optimizer.generator.betas")
+    module = build_module(compose_train(*CPU, *rmsprop))
+    generator_optimizer, discriminator_optimizer = module.configure_optimizers()
+    assert isinstance(generator_optimizer, torch.optim.RMSprop) and "fused" not in generator_optimizer.defaults
+    assert discriminator_optimizer.defaults["fused"] is True
+
+
+def test_fused_adam_needs_torch_2_4_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.3.1+cpu")
+    assert not resolve_performance(compose_train(*CPU)).fused_adam
+    message = r"performance.fused_adam=true needs CUDA or torch>=2.4 on the CPU \(this is torch 2.3.1\+cpu\)"
+    with pytest.raises(ConfigError, match=message):
+        resolve_performance(compose_train(*CPU, "performance.fused_adam=true"))
 
 
 def test_fp32_preset_is_the_plain_reference():
@@ -34,7 +68,6 @@ def test_fp32_preset_is_the_plain_reference():
 @pytest.mark.parametrize(
     "override,message",
     [
-        ("performance.fused_adam=true", "performance.fused_adam=true needs a CUDA device"),
         ("performance.channels_last=maybe", "performance.channels_last=maybe must be auto, true or false"),
         ("performance.compile_mode=fast", "performance.compile_mode=fast is not one of torch.compile's modes"),
     ],
