@@ -204,7 +204,7 @@ class GAN(pl.LightningModule):
 
     def fixed_noise_samples(self) -> torch.Tensor:
         """sample(fixed_noise), computed once per batch count: the callbacks that draw it after an epoch
-        (the grid PNG, the GIF frame) share one generator pass."""
+        (the grid PNG, the GIF frame, real_vs_fake.png at the end) share one generator pass."""
         if self._fixed_noise_samples is None or self._fixed_noise_samples[0] != self.batches_done:
             self._fixed_noise_samples = (self.batches_done, self.sample(self.fixed_noise))
         return self._fixed_noise_samples[1]

@@ -99,7 +99,7 @@ def test_only_rank_zero_writes(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_grid_and_gif_share_one_generator_pass_per_epoch(tmp_path, monkeypatch):
+def test_grid_gif_and_real_vs_fake_share_one_generator_pass_per_epoch(tmp_path, monkeypatch):
     module = tiny_gan()
     passes = []
     sample = module.sample
@@ -107,14 +107,19 @@ def test_grid_and_gif_share_one_generator_pass_per_epoch(tmp_path, monkeypatch):
     trainer = pl.Trainer(
         accelerator="cpu",
         max_epochs=EPOCHS,
-        callbacks=[SampleGridCallback(str(tmp_path), nrow=3), ProgressGifCallback(str(tmp_path), nrow=3)],
+        callbacks=[
+            SampleGridCallback(str(tmp_path), nrow=3),
+            ProgressGifCallback(str(tmp_path), nrow=3),
+            RealVsFakeCallback(str(tmp_path), nrow=3),
+        ],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
     )
     trainer.fit(module, DataLoader(torch.rand(8, 3, 16, 16) * 2 - 1, batch_size=4))
-    assert passes == [2, 4, 6]  # one pass after each epoch's 2 batches, for both files
+    assert passes == [2, 4, 6]  # one pass after each epoch's 2 batches, for all three files
+    assert (tmp_path / "real_vs_fake.png").is_file()
     # ...and the two files show the same images: the GIF's last frame is the last epoch's grid under a caption
     grid = Image.open(tmp_path / "samples" / f"epoch_{EPOCHS - 1:03d}.png").convert("RGB")
     with Image.open(tmp_path / "progress.gif") as gif:

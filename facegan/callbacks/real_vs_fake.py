@@ -49,7 +49,7 @@ class RealVsFakeCallback(pl.Callback):
         if self.real is None:
             rank_zero_warn(f"No training batch ran, so there are no real images: {self.path} not written")
             return
-        fake = pl_module.sample(pl_module.fixed_noise[: len(self.real)])
+        fake = pl_module.fixed_noise_samples()[: len(self.real)]  # the last epoch's grid already made them
         grids = {
             "Real (training data)": image_grid(self.real, self.nrow),
             f"Generated (after {trainer.current_epoch} epochs)": image_grid(fake, self.nrow),
