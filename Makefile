@@ -8,7 +8,7 @@ ARGS ?=
 BENCH_DATA ?= $(if $(wildcard ../shared/data/celeba_sample),../shared/data/celeba_sample,data/celeba)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train test bench tensorboard clean
+.PHONY: help install demo train lint format test test-fast bench tensorboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,8 +28,19 @@ demo: $(STAMP)  ## train on the built-in synthetic faces (CPU, a few minutes)
 train: $(STAMP)  ## train with the default config plus ARGS
 	$(PY) scripts/train.py $(ARGS)
 
-test: $(STAMP)  ## run the test suite
+lint: $(STAMP)  ## ruff: lint and check the formatting (what CI runs)
+	$(VENV)/bin/ruff check facegan scripts tests
+	$(VENV)/bin/ruff format --check facegan scripts tests
+
+format: $(STAMP)  ## ruff: fix what can be fixed and reformat
+	$(VENV)/bin/ruff check --fix facegan scripts tests
+	$(VENV)/bin/ruff format facegan scripts tests
+
+test: $(STAMP)  ## run the whole test suite (what CI runs)
 	$(PY) -m pytest -q tests $(ARGS)
+
+test-fast: $(STAMP)  ## the inner loop: every test but the slow ones (real CLI runs, real training)
+	$(PY) -m pytest -q tests -m "not slow" $(ARGS)
 
 bench: $(STAMP)  ## training img/s of facegan vs the canonical DCGAN loop (BENCH_DATA=<image folder>)
 	$(PY) scripts/benchmark.py data.root=$(BENCH_DATA) $(ARGS)

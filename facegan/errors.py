@@ -13,6 +13,14 @@ class ConfigError(FaceganError):
     """A configuration value that cannot work."""
 
 
+def describe(error: BaseException) -> str:
+    """A library's exception as `Type: first sentence of its first line`, for a one-line report.
+    (torch and PIL run their messages on over paragraphs; the first sentence names the problem.)"""
+    lines = str(error).splitlines()
+    first = lines[0].split(". ")[0].rstrip(".,") if lines else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
 def find_user_error(error: BaseException) -> FaceganError | None:
     """The FaceganError behind `error`, also when wrapped (Hydra's instantiate wraps constructor errors)."""
     seen = set()

@@ -13,15 +13,18 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from facegan.checkpoint_io import AtomicCheckpointIO
-from facegan.config_checks import check_config, requested_processes
-from facegan.distributed import follow_launcher_layout, launcher_plugins, log_data_parallel
-from facegan.divergence import DivergenceMonitor
-from facegan.ema import EMA
-from facegan.module import GAN, optimizer_steps
-from facegan.performance import PerformanceSettings, resolve_performance
-from facegan.resume import check_checkpoint_matches, resolve_ckpt_path
-from facegan.strategy import STRATEGY_NAME
+from facegan import runtime
+from facegan.checkpoints.io import AtomicCheckpointIO
+from facegan.checkpoints.resume import check_checkpoint_matches, resolve_ckpt_path
+from facegan.config_checks import check_config
+from facegan.gan.divergence import DivergenceMonitor
+from facegan.gan.ema import EMA
+from facegan.gan.module import GAN
+from facegan.gan.schedule import optimizer_steps
+from facegan.runtime.devices import requested_processes
+from facegan.runtime.distributed import follow_launcher_layout, launcher_plugins, log_data_parallel
+from facegan.runtime.performance import PerformanceSettings, resolve_performance
+from facegan.runtime.strategy import STRATEGY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
         loss=hydra.utils.instantiate(cfg.loss),
         generator_optimizer=optimizer_factory(cfg.optimizer.generator, performance),
         discriminator_optimizer=optimizer_factory(cfg.optimizer.discriminator, performance),
+        num_sample_images=cfg.samples.count,
         sample_seed=cfg.seed,
         network_config=OmegaConf.to_container(cfg.model, resolve=True),
         channels_last=performance.channels_last,
@@ -76,11 +80,12 @@ def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None =
         # Users count batches; Lightning's global_step counts the D and G optimizer steps of each batch.
         overrides["max_steps"] = optimizer_steps(max_steps, cfg.loss.get("n_critic", 1))
     if cfg.trainer.get("strategy", "auto") == "auto" and requested_processes(cfg.trainer) > 1:
-        overrides["strategy"] = STRATEGY_NAME  # Lightning's plain DDP rejects a G/D pair: see facegan/strategy.py
+        overrides["strategy"] = STRATEGY_NAME  # Lightning's plain DDP rejects a G/D pair: facegan/runtime/strategy.py
     return overrides
 
 
 def train(cfg: DictConfig) -> float | None:
+    runtime.register()
     follow_launcher_layout(cfg.trainer)  # torchrun / SLURM decide the process count
     check_config(cfg)
     ckpt_path = resolve_ckpt_path(cfg)

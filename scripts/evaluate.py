@@ -11,14 +11,17 @@ import contextlib
 import json
 import sys
 
-from facegan import startup
+from facegan import runtime
+from facegan.runtime import startup
 
-with startup.imports_without_gc():  # start-up and exit ~2 s faster: facegan/startup.py
+with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
     import hydra
     from omegaconf import DictConfig
 
     from facegan.errors import exit_on_user_error
-    from facegan.metrics.evaluate import evaluate
+    from facegan.tools.evaluate import evaluate
+
+    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")

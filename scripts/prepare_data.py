@@ -8,13 +8,16 @@ Pass the same data and model overrides as the training run, so that the cache ke
     python scripts/prepare_data.py data=synthetic data.prepare_workers=8
 """
 
-from facegan import startup
+from facegan import runtime
+from facegan.runtime import startup
 
-with startup.imports_without_gc():  # start-up and exit ~2 s faster: facegan/startup.py
+with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
     import hydra
     from omegaconf import DictConfig
 
     from facegan.errors import ConfigError, exit_on_user_error
+
+    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="prepare_data")

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from conftest import compose_train
-from facegan.augment import DiffAugment, cutout, translation
 from facegan.errors import ConfigError
+from facegan.gan.augment import DiffAugment, cutout, translation
 from facegan.train import build_module
+from helpers import compose_train
 
 
 @pytest.mark.parametrize("policy", [["color"], ["translation"], ["cutout"], ["color", "translation", "cutout"]])
@@ -62,8 +62,11 @@ def test_each_call_draws_new_transforms():
 
 @pytest.mark.parametrize(
     "kwargs,message",
-    [({"policy": ["colour"]}, "augment.policy=\\['colour'\\]"), ({"policy": []}, "augment.policy=\\[\\]"),
-     ({"cutout_ratio": 1.5}, "augment.cutout_ratio=1.5")],
+    [
+        ({"policy": ["colour"]}, "augment.policy=\\['colour'\\]"),
+        ({"policy": []}, "augment.policy=\\[\\]"),
+        ({"cutout_ratio": 1.5}, "augment.cutout_ratio=1.5"),
+    ],
 )
 def test_bad_settings_are_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):

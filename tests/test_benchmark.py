@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_cli, write_faces
+from helpers import run_cli, write_faces
 
 SMALL_MODEL = ("model.ngf=8", "model.ndf=8", "data.batch_size=8", "data.num_workers=0")
 
@@ -13,6 +13,7 @@ def last_json_line(stdout: str) -> dict:
     return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
 
 
+@pytest.mark.slow
 def test_train_mode_compares_facegan_with_the_canonical_loop(tmp_path):
     write_faces(tmp_path / "faces" / "img_align_celeba", 24)
     result = run_cli(
@@ -26,6 +27,7 @@ def test_train_mode_compares_facegan_with_the_canonical_loop(tmp_path):
     assert "facegan / canonical" in result.stdout
 
 
+@pytest.mark.slow
 def test_end_to_end_mode_times_both_whole_processes(tmp_path):
     write_faces(tmp_path / "faces" / "img_align_celeba", 16)
     result = run_cli(
@@ -34,4 +36,4 @@ def test_end_to_end_mode_times_both_whole_processes(tmp_path):
     )  # fmt: skip
     summary = last_json_line(result.stdout)
     assert summary["epochs"] == 1 and summary["facegan_s"] > 0 and summary["canonical_s"] > 0
-    assert "model=dcgan32" in result.stdout  # train.py trains the benchmark's model, not the default experiment's
+    assert "model=dcgan32" in result.stdout  # train.py trains the benchmark's model, not train.yaml's default

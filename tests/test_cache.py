@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli, write_faces
 from facegan.data import cache
 from facegan.data.cache import CacheSpec, open_prepared, prepare
 from facegan.data.datamodules import CelebADataModule, SyntheticDataModule
@@ -17,6 +16,7 @@ from facegan.data.images import BadImageError
 from facegan.data.sources import DataSourceError
 from facegan.data.synthetic import SyntheticFaces
 from facegan.errors import FaceganError
+from helpers import run_cli, write_faces
 
 SIZE = 16
 
@@ -239,6 +239,7 @@ def test_setup_without_a_prepared_cache_says_how_to_build_one(tmp_path, celeba_r
         celeba(celeba_root, tmp_path / "cache").setup()
 
 
+@pytest.mark.slow
 def test_prepare_script_then_training_on_a_folder_with_broken_files(tmp_path):
     folder = tmp_path / "faces"
     unreadable = write_broken_folder(folder)
@@ -260,6 +261,7 @@ def test_prepare_script_then_training_on_a_folder_with_broken_files(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow
 def test_benchmark_data_mode_prints_both_paths(tmp_path):
     result = run_cli(
         "benchmark.py",

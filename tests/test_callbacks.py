@@ -10,9 +10,9 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from facegan.callbacks import ProgressGifCallback, RealVsFakeCallback, SampleGridCallback, progress_gif
-from facegan.losses import BCELoss
+from facegan.gan.losses import BCELoss
+from facegan.gan.module import GAN
 from facegan.models import Discriminator, Generator
-from facegan.module import GAN
 
 EPOCHS = 3
 
@@ -61,6 +61,7 @@ def fitted(tmp_path_factory) -> SimpleNamespace:
     return SimpleNamespace(output_dir=output_dir, images=images, counter=counter, real_vs_fake=real_vs_fake)
 
 
+@pytest.mark.slow
 def test_progress_gif_gains_one_frame_per_epoch_as_epochs_finish(fitted):
     assert fitted.counter.counts == list(range(1, EPOCHS + 1))
     with Image.open(fitted.output_dir / "progress.gif") as gif:
@@ -82,6 +83,7 @@ def test_long_runs_rewrite_the_gif_about_every_tenth_and_at_the_end(tmp_path, mo
     assert all(later - earlier <= max(1, earlier // 10) + 1 for earlier, later in zip(writes, writes[1:]))
 
 
+@pytest.mark.slow
 def test_real_vs_fake_shows_the_first_batch_beside_samples(fitted):
     torch.testing.assert_close(fitted.real_vs_fake.real, fitted.images[:4])  # the first batch: 4 < 6 samples
     with Image.open(fitted.output_dir / "real_vs_fake.png") as figure:
@@ -99,6 +101,7 @@ def test_only_rank_zero_writes(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_grid_gif_and_real_vs_fake_share_one_generator_pass_per_epoch(tmp_path, monkeypatch):
     module = tiny_gan()
     passes = []

@@ -2,15 +2,16 @@
 
 import hydra
 import pytest
-from omegaconf import OmegaConf, open_dict
+from omegaconf import open_dict
 
-from conftest import compose_train
-
-from facegan.config_checks import check_config, requested_processes
+from facegan.config_checks import check_config
 from facegan.errors import ConfigError
-from facegan.module import GAN
-from facegan.strategy import STRATEGY_NAME
+from facegan.gan.module import GAN
+from facegan.runtime.devices import requested_processes
+from facegan.runtime.strategy import STRATEGY_NAME
 from facegan.train import build_module, trainer_overrides
+from helpers import compose_train
+
 
 @pytest.mark.parametrize("model,size", [("dcgan32", 32), ("dcgan64", 64), ("dcgan128", 128)])
 @pytest.mark.parametrize("loss", ["bce", "lsgan"])
@@ -89,10 +90,15 @@ def test_demo_experiment_uses_synthetic_faces():
     assert datamodule.image_size == cfg.model.image_size
 
 
-def test_the_default_run_is_the_recommended_recipe():
-    """docs/RESULTS.md recommends experiment=celeba64; a plain `python scripts/train.py` trains it."""
-    default, recipe = compose_train(), compose_train("experiment=celeba64")
-    assert OmegaConf.to_container(default.model) == OmegaConf.to_container(recipe.model)
-    assert (default.model.image_size, default.model.ema_decay, default.loss._target_) == (64, 0.999, "facegan.losses.BCELoss")
+def test_the_default_run_is_the_recommended_recipe_with_no_experiment():
+    """train.yaml says what it trains: the recommended 64x64 model, BCE, the EMA generator; recipes opt in."""
+    default = compose_train()
+    assert default.get("experiment") is None and default.optimized_metric is None
+    assert (default.model.image_size, default.model.ema_decay, default.loss._target_) == (
+        64,
+        0.999,
+        "facegan.gan.losses.BCELoss",
+    )
     assert not default.augment  # augment=none
-    assert compose_train("~experiment").model.image_size == 32  # the bare defaults
+    small = compose_train("experiment=celeba_small")
+    assert small.model.image_size == 32 and small.augment._target_.endswith("DiffAugment")

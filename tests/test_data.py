@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from conftest import write_faces
 from facegan.data.batches import EpochBatches, ResidentImages, StagedImages, fits_in_device_memory, place_images
 from facegan.data.datamodules import CelebADataModule, SyntheticDataModule
 from facegan.data.sources import DataSourceError, find_images, fingerprint, select_split
 from facegan.errors import ConfigError
+from helpers import write_faces
 
 SIZE = 16
 CPU = torch.device("cpu")

@@ -4,26 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import compose_train
-from facegan.checkpoints import load_generator
-from facegan.ema import EMA
+from facegan.checkpoints.generator import load_generator
 from facegan.errors import ConfigError
+from facegan.gan.ema import EMA
 from facegan.train import build_module, train
+from helpers import TINY, compose_train
 
-SMALL = (
-    "data=synthetic",
-    "model=dcgan32",  # the smallest model: the default experiment trains 64x64
-    "data.num_images=64",
-    "data.batch_size=16",
-    "model.ngf=8",
-    "model.ndf=8",
-    "model.ema_decay=0.9",
-    "trainer.log_every_n_steps=1",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "~callbacks.rich_progress_bar",
-)
-WITHOUT_EMA = (*(override for override in SMALL if not override.startswith("model.ema_decay")), "model.ema_decay=null")
+SMALL = (*TINY, "model.ema_decay=0.9")
+WITHOUT_EMA = (*TINY, "model.ema_decay=null")
 
 
 def test_decay_warms_up_then_holds():
@@ -73,6 +61,7 @@ def load(path):
     return torch.load(path, map_location="cpu")
 
 
+@pytest.mark.slow
 def test_training_averages_g_and_checkpoints_serve_the_average(tmp_path):
     train(compose_train(*SMALL, "trainer.max_epochs=1", output_dir=tmp_path))
     state = load(tmp_path / "checkpoints" / "last.ckpt")["state_dict"]
@@ -83,6 +72,7 @@ def test_training_averages_g_and_checkpoints_serve_the_average(tmp_path):
     assert torch.equal(generator.state_dict()["net.0.weight"], average)
 
 
+@pytest.mark.slow
 def test_sample_uses_the_average_in_eval_mode():
     module = build_module(compose_train(*SMALL))
     with torch.no_grad():
@@ -96,6 +86,7 @@ def test_sample_uses_the_average_in_eval_mode():
     assert module.generator_ema.training  # mode restored
 
 
+@pytest.mark.slow
 def test_resume_restores_the_average_bit_for_bit(tmp_path):
     full = tmp_path / "full"
     train(compose_train(*SMALL, "trainer.max_epochs=2", output_dir=full))
@@ -122,6 +113,7 @@ def test_resuming_with_ema_switched_on_or_off_loads(tmp_path):
     plain.load_state_dict(checkpoint["state_dict"])
 
 
+@pytest.mark.slow
 def test_ema_leaves_training_untouched(tmp_path):
     """G trains bit for bit the same with or without the average, so one run measures both generators."""
     train(compose_train(*SMALL, "trainer.max_epochs=1", output_dir=tmp_path / "ema"))
@@ -133,8 +125,8 @@ def test_ema_leaves_training_untouched(tmp_path):
         assert torch.equal(averaged[key], value), key
 
 
-@pytest.mark.parametrize("experiment,augmented", [("celeba64", False), ("celeba_small", True)])
-def test_recipes_turn_the_average_on(experiment, augmented):
-    module = build_module(compose_train(f"experiment={experiment}", "model.ngf=4", "model.ndf=4"))
+@pytest.mark.parametrize("recipe,augmented", [((), False), (("experiment=celeba_small",), True)])
+def test_recipes_turn_the_average_on(recipe, augmented):
+    module = build_module(compose_train(*recipe, "model.ngf=4", "model.ndf=4"))
     assert module.ema.decay == 0.999
     assert (module.augment is not None) == augmented

@@ -5,19 +5,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
-from test_metrics import TINY_RUN, metrics_overrides
+from helpers import TINY, metrics_overrides, run_cli
 
-DATA = TINY_RUN[:2]  # the synthetic faces the checkpoint was trained on
+DATA = ("data=synthetic", "data.num_images=256")  # the synthetic faces the checkpoint was trained on
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("trained") / "run"
-    run_cli("train.py", *TINY_RUN, "trainer.max_epochs=1", "metrics.enabled=false", f"hydra.run.dir={run_dir}")
+    tiny_run = (*TINY, "data.num_images=256", "trainer.limit_train_batches=2", "trainer.max_epochs=1")
+    run_cli("train.py", *tiny_run, "metrics.enabled=false", f"hydra.run.dir={run_dir}")
     return run_dir / "checkpoints" / "last.ckpt"
 
 
+@pytest.mark.slow
 def test_prints_one_json_line_with_scores_counts_extractor_and_checkpoint(checkpoint, tmp_path):
     result = run_cli("evaluate.py", f"ckpt_path={checkpoint}", *DATA, *metrics_overrides(tmp_path, num_samples=48))
 
@@ -34,6 +35,7 @@ def test_prints_one_json_line_with_scores_counts_extractor_and_checkpoint(checkp
     assert "from the cache" in again.stderr  # ... whose features were not extracted again
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides,expected",
     [
@@ -50,6 +52,7 @@ def test_bad_input_is_one_line_and_nonzero_exit(checkpoint, overrides, expected)
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_without_an_extractor_says_how_to_provide_one(checkpoint, tmp_path):
     not_weights = tmp_path / "weights.pth"
     not_weights.write_bytes(b"not weights")

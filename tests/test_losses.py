@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import compose_train, tensorboard_tags
-from facegan.losses import BCELoss, HingeLoss, LSGANLoss, WGANGPLoss
+from facegan.gan.losses import BCELoss, HingeLoss, LSGANLoss, WGANGPLoss
+from facegan.gan.schedule import batches_from_steps, optimizer_steps
 from facegan.models import Discriminator
-from facegan.module import batches_from_steps, optimizer_steps
 from facegan.train import train
+from helpers import TINY, compose_train, tensorboard_tags
 
 
 def test_bce_on_known_logits():
@@ -121,20 +121,7 @@ def test_optimizer_steps_and_batches_convert_both_ways(n_critic):
     assert batches_from_steps(optimizer_steps(last_of_cycle, n_critic) + 1, n_critic) == last_of_cycle
 
 
-TINY_RUN = (
-    "data=synthetic",
-    "model=dcgan32",  # the smallest model: the default experiment trains 64x64
-    "data.num_images=64",
-    "data.batch_size=16",
-    "model.ngf=8",
-    "model.ndf=8",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "trainer.log_every_n_steps=1",
-    "~callbacks.rich_progress_bar",
-)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
     [
@@ -146,7 +133,7 @@ TINY_RUN = (
 )
 def test_each_loss_trains_end_to_end(tmp_path, overrides):
     batches = 6  # over 2 epochs of 4 batches: max_steps counts batches whatever the schedule
-    cfg = compose_train(*TINY_RUN, *overrides, f"trainer.max_steps={batches}", "trainer.max_epochs=5", output_dir=tmp_path)
+    cfg = compose_train(*TINY, *overrides, f"trainer.max_steps={batches}", "trainer.max_epochs=5", output_dir=tmp_path)
     n_critic = cfg.loss.n_critic
     train(cfg)
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu")
@@ -158,7 +145,7 @@ def test_each_loss_trains_end_to_end(tmp_path, overrides):
     assert all(torch.isfinite(value).all() for value in weights)
     scalars = tensorboard_tags(tmp_path)["scalars"]
     assert {"loss/d", "loss/g", "d/real", "d/fake"} <= scalars
-    assert ("loss/d_penalty" in scalars) == (cfg.loss._target_ == "facegan.losses.WGANGPLoss")
+    assert ("loss/d_penalty" in scalars) == (cfg.loss._target_ == "facegan.gan.losses.WGANGPLoss")
 
 
 def test_spectral_norm_discriminator_has_unit_spectral_norm_and_no_batchnorm():

@@ -2,49 +2,21 @@
 TensorBoard, metrics.jsonl, best.ckpt, the real-feature cache, DDP, and metrics that cannot run."""
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from conftest import run_cli, tensorboard_tags
 from facegan.data.synthetic import SyntheticFaces
 from facegan.errors import ConfigError
 from facegan.metrics import FeatureExtractor, FidKid, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
-from facegan.metrics.cache import RealFeatureCache
+from facegan.metrics.feature_cache import RealFeatureCache
 from facegan.metrics.features import generated_features
+from helpers import TINY, TinyConvNet, metrics_overrides, run_cli, save_tiny_extractor, tensorboard_tags
 
 # A few batches of synthetic faces; add metrics_overrides() to measure them.
-TINY_RUN = (
-    "data=synthetic",
-    "data.num_images=256",
-    "data.batch_size=16",
-    "data.num_workers=0",
-    "model.ngf=8",
-    "model.ndf=8",
-    "trainer.max_epochs=2",
-    "trainer.limit_train_batches=2",
-    "model=dcgan32",  # the smallest model (the default experiment trains 64x64); last, so TINY_RUN[:2] is the data
-)
-
-
-class TinyConvNet(nn.Module):
-    """(N, 3, H, W) in [-1, 1] -> (N, 16): fixed random weights, the same on every machine."""
-
-    def __init__(self):
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Conv2d(3, 8, 4, 2, 1), nn.ReLU(), nn.Conv2d(8, 16, 4, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()
-        )
-        weights = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for parameter in self.parameters():
-                parameter.copy_(torch.randn(parameter.shape, generator=weights) * 0.5)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.layers(images)
+TINY_RUN = (*TINY, "data.num_images=256", "trainer.limit_train_batches=2")
 
 
 class TinyExtractor(FeatureExtractor):
@@ -54,24 +26,6 @@ class TinyExtractor(FeatureExtractor):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.network(images)
-
-
-def save_tiny_extractor(folder: Path) -> Path:
-    """The tiny network as a TorchScript file, for metrics.feature_extractor in CLI runs."""
-    path = folder / "tiny_extractor.pt"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # recent torch marks TorchScript deprecated
-        torch.jit.save(torch.jit.script(TinyConvNet().eval()), str(path))
-    return path
-
-
-def metrics_overrides(tmp_path: Path, num_samples: int = 64) -> tuple[str, ...]:
-    return (
-        "metrics.enabled=true",
-        f"metrics.feature_extractor={save_tiny_extractor(tmp_path)}",
-        f"metrics.num_samples={num_samples}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-    )
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -199,7 +153,14 @@ def test_standard_inception_from_offline_weights(tmp_path, monkeypatch):
 
 def test_real_feature_cache_round_trip(tmp_path):
     cache = RealFeatureCache(tmp_path)
-    key = {"dataset": "faces", "dataset_key": "ab", "image_size": 32, "available": 9, "extractor": "tiny", "num_samples": 9}
+    key = {
+        "dataset": "faces",
+        "dataset_key": "ab",
+        "image_size": 32,
+        "available": 9,
+        "extractor": "tiny",
+        "num_samples": 9,
+    }
     key["seed"] = 0
     features = torch.randn(9, 16)
     assert cache.load(key) is None
@@ -214,6 +175,7 @@ def test_real_feature_cache_round_trip(tmp_path):
 # ---- Training runs ----
 
 
+@pytest.mark.slow
 def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     overrides = (*metrics_overrides(tmp_path), "trainer.max_epochs=3", "metrics.every_n_epochs=2")
@@ -231,7 +193,9 @@ def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp
 
     # A second run measures against the same real images: their features come from the cache.
     second_dir = tmp_path / "second"
-    second = run_cli("train.py", *TINY_RUN, *metrics_overrides(tmp_path), "trainer.max_epochs=1", f"hydra.run.dir={second_dir}")
+    second = run_cli(
+        "train.py", *TINY_RUN, *metrics_overrides(tmp_path), "trainer.max_epochs=1", f"hydra.run.dir={second_dir}"
+    )
     assert "from the cache" in second.stdout
     assert len(list((tmp_path / "cache" / "fid").glob("*.pt"))) == 1
     assert len(read_jsonl(second_dir / "metrics.jsonl")) == 1
@@ -248,6 +212,7 @@ def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp
         torch.testing.assert_close(weights, unmeasured[name], rtol=0, atol=0, msg=name)
 
 
+@pytest.mark.slow
 def test_without_an_extractor_training_goes_on_and_says_so_once(tmp_path):
     not_weights = tmp_path / "weights.pth"
     not_weights.write_bytes(b"not weights")
@@ -261,6 +226,7 @@ def test_without_an_extractor_training_goes_on_and_says_so_once(tmp_path):
     assert "could not find the monitored key" not in output
 
 
+@pytest.mark.slow
 def test_two_process_ddp_scores_the_whole_sample_once(tmp_path):
     """Under DDP each rank generates its share; the gathered FID equals a one-process evaluation of the same weights."""
     run_dir = tmp_path / "run"
@@ -270,5 +236,11 @@ def test_two_process_ddp_scores_the_whole_sample_once(tmp_path):
 
     (evaluation,) = read_jsonl(run_dir / "metrics.jsonl")  # one line: rank 0 writes
     assert evaluation["num_fake"] == 63
-    result = run_cli("evaluate.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", *TINY_RUN[:2], *overrides)
+    result = run_cli(
+        "evaluate.py",
+        f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
+        "data=synthetic",
+        "data.num_images=256",
+        *overrides,
+    )
     assert json.loads(result.stdout)["fid"] == pytest.approx(evaluation["fid"], rel=1e-5)

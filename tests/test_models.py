@@ -29,8 +29,12 @@ def test_discriminator_gives_one_logit_per_image(size):
 def test_depth_grows_one_block_per_doubling():
     counts = {}
     for size in (32, 64, 128):
-        counts[size] = sum(isinstance(m, nn.ConvTranspose2d) for m in Generator(image_size=size, base_channels=4).modules())
-        batch_norms = sum(isinstance(m, nn.BatchNorm2d) for m in Discriminator(image_size=size, base_channels=4).modules())
+        counts[size] = sum(
+            isinstance(m, nn.ConvTranspose2d) for m in Generator(image_size=size, base_channels=4).modules()
+        )
+        batch_norms = sum(
+            isinstance(m, nn.BatchNorm2d) for m in Discriminator(image_size=size, base_channels=4).modules()
+        )
         assert batch_norms == num_resolution_blocks(size)
     assert counts[64] == counts[32] + 1 and counts[128] == counts[64] + 1
     # pytorch/examples' 64x64 generator: 5 transposed convs, widths 512-256-128-64 for ngf=64

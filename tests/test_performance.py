@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 import facegan.train
-from conftest import compose_train
 from facegan.errors import ConfigError
-from facegan.performance import cpu_has_native_bf16, resolve_performance
+from facegan.runtime.performance import cpu_has_native_bf16, resolve_performance
 from facegan.train import build_module, instantiate_all
+from helpers import compose_train
 
 CPU = ("data=synthetic", "trainer=cpu")
 
@@ -62,7 +62,12 @@ def test_fused_adam_needs_torch_2_4_on_the_cpu(monkeypatch):
 
 def test_fp32_preset_is_the_plain_reference():
     settings = resolve_performance(compose_train(*CPU, "performance=fp32"))
-    assert (settings.precision, settings.channels_last, settings.compile, settings.fused_adam) == ("32-true", False, False, False)
+    assert (settings.precision, settings.channels_last, settings.compile, settings.fused_adam) == (
+        "32-true",
+        False,
+        False,
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -106,6 +111,7 @@ class _HostSyncCounter(pl.Callback):
             self.per_batch[-1] += 1
 
 
+@pytest.mark.slow
 def test_training_reads_values_back_only_at_the_log_interval(tmp_path, monkeypatch):
     """A `.item()` per batch would stall a GPU every step; logging and the progress bar read values only
     every trainer.log_every_n_steps batches."""

@@ -8,37 +8,31 @@ import time
 import pytest
 import torch
 
-from conftest import REPO_ROOT, compose_train, run_cli
-from facegan.checkpoint_io import AtomicCheckpointIO
-from facegan.divergence import TrainingDiverged
+from facegan.checkpoints.io import AtomicCheckpointIO
+from facegan.checkpoints.resume import resolve_ckpt_path
 from facegan.errors import ConfigError
-from facegan.losses import BCELoss
-from facegan.resume import resolve_ckpt_path
+from facegan.gan.divergence import TrainingDiverged
+from facegan.gan.losses import BCELoss
 from facegan.train import train
+from helpers import REPO_ROOT, TINY, compose_train, run_cli
 
-SMALL = (
-    "data=synthetic",
-    "data.num_images=128",
-    "data.batch_size=32",
-    "model.ngf=8",
-    "model.ndf=8",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "trainer.log_every_n_steps=1",
-    "~callbacks.rich_progress_bar",
-    "model=dcgan32",  # the smallest model (the default experiment trains 64x64); last, so SMALL[:5] leaves it out
-)
+SMALL = (*TINY, "data.num_images=128", "data.batch_size=32")
 
 
 def load(path):
     return torch.load(path, map_location="cpu")  # weights_only=True, as Lightning loads on resume
 
 
+@pytest.mark.slow
 def test_resume_after_epoch_one_matches_the_uninterrupted_run_bit_for_bit(tmp_path):
     full = tmp_path / "full"
     train(compose_train(*SMALL, "trainer.max_epochs=2", output_dir=full))
     resumed = tmp_path / "resumed"
-    train(compose_train(*SMALL, "trainer.max_epochs=2", f"ckpt_path={full}/checkpoints/epoch_000.ckpt", output_dir=resumed))
+    train(
+        compose_train(
+            *SMALL, "trainer.max_epochs=2", f"ckpt_path={full}/checkpoints/epoch_000.ckpt", output_dir=resumed
+        )
+    )
     expected, actual = load(full / "checkpoints" / "last.ckpt"), load(resumed / "checkpoints" / "last.ckpt")
     assert actual["global_step"] == expected["global_step"]
     for key, value in expected["state_dict"].items():
@@ -48,9 +42,17 @@ def test_resume_after_epoch_one_matches_the_uninterrupted_run_bit_for_bit(tmp_pa
             assert torch.equal(g_state["state"][index]["exp_avg"], state["exp_avg"])
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     run_dir = tmp_path / "run"
-    command = [sys.executable, str(REPO_ROOT / "scripts" / "train.py"), *SMALL[:5], "data.num_images=4096", "trainer.max_epochs=50", f"hydra.run.dir={run_dir}"]
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "train.py"),
+        *SMALL,
+        "data.num_images=4096",
+        "trainer.max_epochs=50",
+        f"hydra.run.dir={run_dir}",
+    ]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while not (run_dir / "samples" / "real.png").exists():  # written after the first batch
@@ -62,12 +64,28 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     checkpoint = load(run_dir / "checkpoints" / "last.ckpt")
     assert checkpoint["global_step"] > 0 and checkpoint["epoch"] == 0
     resumed = tmp_path / "resumed"
-    run_cli("train.py", *SMALL[:5], "data.num_images=4096", "trainer.max_epochs=1", f"ckpt_path={run_dir}/checkpoints/last.ckpt", f"hydra.run.dir={resumed}")
+    run_cli(
+        "train.py",
+        *SMALL,
+        "data.num_images=4096",
+        "trainer.max_epochs=1",
+        f"ckpt_path={run_dir}/checkpoints/last.ckpt",
+        f"hydra.run.dir={resumed}",
+    )
     assert load(resumed / "checkpoints" / "last.ckpt")["global_step"] == 2 * 4096 // 32
 
 
+@pytest.mark.slow
 def test_every_n_batches_bounds_what_kill_9_loses(tmp_path):
-    train(compose_train(*SMALL, "trainer.max_epochs=1", "checkpoint.every_n_batches=2", "~callbacks.model_checkpoint", output_dir=tmp_path))
+    train(
+        compose_train(
+            *SMALL,
+            "trainer.max_epochs=1",
+            "checkpoint.every_n_batches=2",
+            "~callbacks.model_checkpoint",
+            output_dir=tmp_path,
+        )
+    )
     assert load(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 2 * 4  # batch 4 of 4
 
 
@@ -100,6 +118,7 @@ def nan_generator_loss_from_call(monkeypatch, first_bad_call: int) -> None:
     monkeypatch.setattr(BCELoss, "generator_loss", generator_loss)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_naming_batch_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     nan_generator_loss_from_call(monkeypatch, first_bad_call=7)  # batch 6 (0-based) of epoch 1
     cfg = compose_train(*SMALL, "trainer.max_epochs=3", "divergence.check_every_n_batches=1", output_dir=tmp_path)
@@ -110,6 +129,7 @@ def test_nan_loss_stops_naming_batch_and_keeps_last_good_checkpoint(tmp_path, mo
     assert all(torch.isfinite(value).all() for value in last["state_dict"].values() if value.is_floating_point())
 
 
+@pytest.mark.slow
 def test_nan_loss_found_by_the_checkpoint_check_between_reads(tmp_path, monkeypatch):
     nan_generator_loss_from_call(monkeypatch, first_bad_call=6)  # batch 5: within epoch 1, before its checkpoint
     cfg = compose_train(*SMALL, "trainer.max_epochs=3", "divergence.check_every_n_batches=1000", output_dir=tmp_path)
@@ -118,6 +138,7 @@ def test_nan_loss_found_by_the_checkpoint_check_between_reads(tmp_path, monkeypa
     assert load(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == 0
 
 
+@pytest.mark.slow
 def test_skip_policy_drops_the_bad_update_and_trains_on(tmp_path, monkeypatch):
     nan_generator_loss_from_call(monkeypatch, first_bad_call=3)
     train(compose_train(*SMALL, "trainer.max_epochs=2", "divergence.on_nonfinite=skip", output_dir=tmp_path))
@@ -139,12 +160,14 @@ def test_ckpt_path_last_finds_the_newest_run(tmp_path):
         resolve_ckpt_path(compose_train("data=synthetic", "ckpt_path=last", f"paths.log_dir={tmp_path / 'empty'}"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides,expected",
     [
         (
             ("model=dcgan64", "model.ngf=8", "model.ndf=8"),
-            "holds a different model: model.image_size=32 (this run: 64); resume with the same model settings: model=dcgan32",
+            "holds a different model: model.image_size=32 (this run: 64); "
+            "resume with the same model settings: model=dcgan32",
         ),
         (
             ("model=dcgan32", "model.spectral_norm=true"),
@@ -160,13 +183,14 @@ def test_bad_configuration_is_one_line_and_writes_nothing(tmp_path, overrides, e
     if "holds a different model" in expected:  # resume a checkpoint of SMALL's model with another one
         train(compose_train(*SMALL, "trainer.max_epochs=1", output_dir=first))
         overrides = (*overrides, f"ckpt_path={first}/checkpoints/last.ckpt")
-    result = run_cli("train.py", *SMALL[:5], *overrides, f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    result = run_cli("train.py", *SMALL, *overrides, f"hydra.run.dir={tmp_path / 'run'}", check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("facegan: error:")
     assert expected in result.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_unknown_loss_is_refused_before_training(tmp_path):
     result = run_cli("train.py", "loss=hinge2", f"hydra.run.dir={tmp_path / 'run'}", check=False)
     assert result.returncode != 0

@@ -10,28 +10,20 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
 
-from facegan.checkpoints import load_generator
+from facegan.checkpoints.generator import load_generator
 from facegan.errors import ConfigError
-from facegan.export import export, load_torchscript
-from facegan.sampling import check_sample_config, latent_walks, sample, slerp, truncate
+from facegan.tools.export import export, load_torchscript
+from facegan.tools.sample import check_sample_config, latent_walks, sample, slerp, truncate
 from facegan.train import build_module
+from helpers import REPO_ROOT, compose_config, run_cli
 
-from conftest import REPO_ROOT, run_cli
-
-CONF_DIR = str(REPO_ROOT / "conf")
 IMAGE_SIZE, LATENT_DIM = 16, 8
 TILE = IMAGE_SIZE + 2  # image_grid's 2-pixel gutter
-
-
-def compose_config(name: str, *overrides: str):
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose(config_name=name, overrides=list(overrides))
 
 
 def calibrate_batchnorm(generator: nn.Module) -> None:
@@ -87,6 +79,7 @@ def read_png(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
 
 
+@pytest.mark.slow
 def test_sample_cli_writes_grid_one_png_per_sample_and_walks(checkpoint, tmp_path):
     outdir = tmp_path / "samples"
     overrides = ["num_samples=5", "interpolate=true", "walks=3", "steps=4"]
@@ -174,6 +167,7 @@ def test_bad_sample_options_are_one_line_config_errors(checkpoint, tmp_path, ove
         check_sample_config(sample_config(checkpoint, tmp_path, *overrides))
 
 
+@pytest.mark.slow
 def test_missing_or_unreadable_checkpoint_exits_with_one_line(tmp_path):
     result = run_cli("sample.py", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"outdir={tmp_path}", check=False)
     assert result.returncode == 2
@@ -214,6 +208,7 @@ def export_config(checkpoint: Path, out: Path, export_format: str):
     return compose_config("export", f"ckpt_path={checkpoint}", f"format={export_format}", f"out={out}")
 
 
+@pytest.mark.slow
 def test_torchscript_export_loads_with_torch_alone_and_matches(checkpoint, tmp_path):
     path = export(export_config(checkpoint, tmp_path / "generator.pt", "torchscript"))
     # A fresh interpreter where importing facegan fails: the file must not need it.
@@ -255,6 +250,7 @@ def test_onnx_export_round_trips(checkpoint, tmp_path):
         torch.testing.assert_close(images, generator(z), atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_export_cli_reports_the_largest_difference(checkpoint, tmp_path):
     result = run_cli("export.py", f"ckpt_path={checkpoint}", f"out={tmp_path / 'g.pt'}")
     assert "largest difference from the checkpoint's generator" in result.stdout

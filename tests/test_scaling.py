@@ -13,16 +13,17 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.environments import SLURMEnvironment
 
-from conftest import REPO_ROOT, compose_train, run_cli
+from facegan.checkpoints.resume import own_checkpoint_after_restart
 from facegan.config_checks import check_config
-from facegan.distributed import follow_launcher_layout, shared_run_name
 from facegan.errors import ConfigError
-from facegan.resume import own_checkpoint_after_restart
-from facegan.strategy import GANDDPStrategy
+from facegan.runtime.distributed import follow_launcher_layout, shared_run_name
+from facegan.runtime.strategy import GANDDPStrategy
 from facegan.train import train, trainer_overrides
-from test_train_cli import TINY
+from helpers import REPO_ROOT, TINY, compose_train, run_cli
 
-ONE_EPOCH = (*TINY, "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar")
+# 96 images: each of 2 processes trains on 3 batches of 16
+SCALING_RUN = (*TINY, "data.num_images=96", "trainer.limit_train_batches=3")
+ONE_EPOCH = (*SCALING_RUN, "trainer.max_epochs=1")
 TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "WORLD_SIZE", "TORCHELASTIC_RUN_ID")
 TIMESTAMP = "2024-01-01_00-00-00"
 
@@ -38,9 +39,16 @@ def no_launcher(monkeypatch):
 def srun_task(monkeypatch, rank: int, nodes: int = 2, tasks_per_node: int = 2, job_id: str = "4242") -> None:
     """The environment srun gives task `rank` of a job step (what each process of hydra/launcher=slurm sees)."""
     for name, value in {
-        "SLURM_JOB_ID": job_id, "SLURM_JOB_NAME": "train", "SLURM_STEP_ID": "0", "SLURM_NODELIST": "node[01-02]",
-        "SLURM_NNODES": nodes, "SLURM_NTASKS": nodes * tasks_per_node, "SLURM_NTASKS_PER_NODE": tasks_per_node,
-        "SLURM_PROCID": rank, "SLURM_LOCALID": rank % tasks_per_node, "SLURM_NODEID": rank // tasks_per_node,
+        "SLURM_JOB_ID": job_id,
+        "SLURM_JOB_NAME": "train",
+        "SLURM_STEP_ID": "0",
+        "SLURM_NODELIST": "node[01-02]",
+        "SLURM_NNODES": nodes,
+        "SLURM_NTASKS": nodes * tasks_per_node,
+        "SLURM_NTASKS_PER_NODE": tasks_per_node,
+        "SLURM_PROCID": rank,
+        "SLURM_LOCALID": rank % tasks_per_node,
+        "SLURM_NODEID": rank // tasks_per_node,
     }.items():
         monkeypatch.setenv(name, str(value))
 
@@ -48,7 +56,11 @@ def srun_task(monkeypatch, rank: int, nodes: int = 2, tasks_per_node: int = 2, j
 def torchrun_task(monkeypatch, rank: int, run_id: str) -> None:
     """The environment torchrun gives process `rank` of 2 on one node."""
     for name, value in {
-        "RANK": rank, "LOCAL_RANK": rank, "GROUP_RANK": 0, "LOCAL_WORLD_SIZE": 2, "WORLD_SIZE": 2,
+        "RANK": rank,
+        "LOCAL_RANK": rank,
+        "GROUP_RANK": 0,
+        "LOCAL_WORLD_SIZE": 2,
+        "WORLD_SIZE": 2,
         "TORCHELASTIC_RUN_ID": run_id,
     }.items():
         monkeypatch.setenv(name, str(value))
@@ -66,6 +78,7 @@ def load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+@pytest.mark.slow
 def test_local_launcher_runs_each_sweep_point_as_a_job_in_one_sweep_folder(tmp_path):
     run_cli("train.py", "-m", "hydra/launcher=local", *ONE_EPOCH, "loss=bce,lsgan", f"paths.log_dir={tmp_path}")
     sweeps = list((tmp_path / "train" / "multiruns").iterdir())
@@ -78,6 +91,7 @@ def test_local_launcher_runs_each_sweep_point_as_a_job_in_one_sweep_folder(tmp_p
     assert (sweep / "sweep_summary.json").is_file()
 
 
+@pytest.mark.slow
 def test_slurm_launcher_submits_one_job_per_point_with_the_configured_resources(tmp_path):
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -89,8 +103,14 @@ def test_slurm_launcher_submits_one_job_per_point_with_the_configured_resources(
     env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}"}
     launcher = {"nodes": 2, "gpus_per_node": 4, "partition": "gpu", "account": "proj42", "timeout_min": 600}
     command = [
-        sys.executable, "scripts/train.py", "-m", *TINY, "loss=bce,lsgan", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-        "hydra/launcher=slurm", *(f"hydra.launcher.{key}={value}" for key, value in launcher.items()),
+        sys.executable,
+        "scripts/train.py",
+        "-m",
+        *SCALING_RUN,
+        "loss=bce,lsgan",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "hydra/launcher=slurm",
+        *(f"hydra.launcher.{key}={value}" for key, value in launcher.items()),
     ]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "sbatch: no cluster here" in result.stderr, result.stderr[-2000:]
@@ -99,8 +119,15 @@ def test_slurm_launcher_submits_one_job_per_point_with_the_configured_resources(
     sbatch_lines = [line.removeprefix("#SBATCH ") for line in script.splitlines() if line.startswith("#SBATCH ")]
     directives = dict(line.split("=", 1) for line in sbatch_lines)
     assert directives["--array"].startswith("0-1%")  # one array job per sweep point
-    expected = {"--nodes": "2", "--ntasks-per-node": "4", "--gpus-per-node": "4", "--partition": "gpu",
-                "--account": "proj42", "--time": "600", "--signal": "USR2@120"}  # submitit requeues on USR2
+    expected = {
+        "--nodes": "2",
+        "--ntasks-per-node": "4",
+        "--gpus-per-node": "4",
+        "--partition": "gpu",
+        "--account": "proj42",
+        "--time": "600",
+        "--signal": "USR2@120",
+    }  # submitit requeues on USR2
     assert {key: directives.get(key) for key in expected} == expected
     assert "srun" in script and "-m submitit.core._submit" in script  # every task runs the pickled Hydra job
 
@@ -108,7 +135,7 @@ def test_slurm_launcher_submits_one_job_per_point_with_the_configured_resources(
 def test_slurm_tasks_become_lightning_ranks_and_share_one_run_folder(tmp_path, no_launcher):
     srun_task(no_launcher, rank=3)
     launcher = ("hydra/launcher=slurm", "hydra.launcher.nodes=2", "hydra.launcher.gpus_per_node=2")
-    cfg = compose_train(*TINY, *launcher, "trainer.accelerator=cpu", output_dir=tmp_path)
+    cfg = compose_train(*SCALING_RUN, *launcher, "trainer.accelerator=cpu", output_dir=tmp_path)
     follow_launcher_layout(cfg.trainer)
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[], logger=[], **trainer_overrides(cfg))
     assert isinstance(trainer.strategy.cluster_environment, SLURMEnvironment)
@@ -134,8 +161,13 @@ def test_torchrun_without_run_id_is_one_line_error(no_launcher, capsys):
 
 
 def test_torchrun_two_cpu_processes_write_one_run_folder(tmp_path):
-    torchrun("scripts/train.py", *ONE_EPOCH, "trainer.limit_train_batches=1.0", "trainer.accelerator=cpu",
-             f"paths.log_dir={tmp_path}")
+    torchrun(
+        "scripts/train.py",
+        *ONE_EPOCH,
+        "trainer.limit_train_batches=1.0",
+        "trainer.accelerator=cpu",
+        f"paths.log_dir={tmp_path}",
+    )
 
     assert [path.name for path in tmp_path.iterdir()] == ["train"]
     assert [path.name for path in (tmp_path / "train").iterdir()] == ["runs"]
@@ -164,7 +196,7 @@ def test_torchrun_restart_resumes_in_the_same_run_folder(tmp_path):
     fail_once = f"+callbacks.fail_once._target_={__name__}.{FailFirstAttemptAtEpochOne.__name__}"
     # TORCH_DISABLE_SHARE_RDZV_TCP_STORE: restarted workers otherwise read the last attempt's addresses (pytorch#135712)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
-    overrides = (*TINY, "trainer.accelerator=cpu", fail_once, f"paths.log_dir={tmp_path}")
+    overrides = (*SCALING_RUN, "trainer.accelerator=cpu", fail_once, f"paths.log_dir={tmp_path}")
     result = torchrun("--max-restarts", "1", "scripts/train.py", *overrides, env=env)
     assert "simulated node failure" in result.stderr
 
@@ -175,6 +207,7 @@ def test_torchrun_restart_resumes_in_the_same_run_folder(tmp_path):
     assert (checkpoint["epoch"], checkpoint["global_step"]) == (1, 2 * 3 * 2)  # epochs 0 and 1, 3 batches each
 
 
+@pytest.mark.slow
 def test_requeued_run_resumes_from_its_own_last_checkpoint(tmp_path, no_launcher):
     train(compose_train(*ONE_EPOCH, output_dir=tmp_path))
     first = load(tmp_path / "checkpoints" / "last.ckpt")
@@ -191,13 +224,15 @@ def test_only_a_restart_resumes_and_it_takes_the_newest_own_checkpoint(tmp_path,
     hpc = tmp_path / "hpc_ckpt_1.ckpt"  # Lightning's own SLURM auto-requeue checkpoint
     hpc.write_bytes(b"newer")
     os.utime(last, (1, 1))
-    assert own_checkpoint_after_restart(tmp_path) is None  # a first start never picks up files it finds
+    assert (
+        own_checkpoint_after_restart(tmp_path, tmp_path / "checkpoints") is None
+    )  # a first start never picks up files it finds
     no_launcher.setenv("TORCHELASTIC_RESTART_COUNT", "1")
-    assert own_checkpoint_after_restart(tmp_path) == hpc
-    assert own_checkpoint_after_restart(tmp_path / "elsewhere") is None
+    assert own_checkpoint_after_restart(tmp_path, tmp_path / "checkpoints") == hpc
+    assert own_checkpoint_after_restart(tmp_path / "elsewhere", tmp_path / "elsewhere" / "checkpoints") is None
 
 
 def test_sync_batchnorm_over_cpu_processes_is_refused():
-    cfg = compose_train(*TINY, "trainer.accelerator=cpu", "trainer.devices=2", "trainer.sync_batchnorm=true")
+    cfg = compose_train(*SCALING_RUN, "trainer.accelerator=cpu", "trainer.devices=2", "trainer.sync_batchnorm=true")
     with pytest.raises(ConfigError, match="sync_batchnorm=true needs GPUs"):
         check_config(cfg)

@@ -5,7 +5,7 @@ import weakref
 
 import pytest
 
-from facegan import startup
+from facegan.runtime import startup
 
 
 class Node:
@@ -35,7 +35,6 @@ def test_imports_run_without_gc_and_leave_it_on_with_them_frozen(restore_gc):
 
 
 def test_a_failing_import_still_turns_the_collector_back_on(restore_gc):
-    with pytest.raises(ModuleNotFoundError):
-        with startup.imports_without_gc():
-            import facegan_no_such_module  # noqa: F401
+    with pytest.raises(ModuleNotFoundError), startup.imports_without_gc():
+        import facegan_no_such_module  # noqa: F401
     assert gc.isenabled()

@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from facegan.strategy import average_gradients
+from facegan.runtime.strategy import average_gradients
 
 
 def _free_port() -> int:

@@ -8,7 +8,7 @@ from facegan.errors import ConfigError
 
 # mode -> the module that measures it; imported only when chosen, so each mode pays for its own imports.
 MODES = {
-    "train": "facegan.benchmarks.train",
+    "train": "facegan.benchmarks.throughput",
     "end_to_end": "facegan.benchmarks.end_to_end",
     "data": "facegan.benchmarks.data",
 }

@@ -2,12 +2,10 @@
 
 from pathlib import Path
 
-import matplotlib
+import pytorch_lightning as pl
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # headless: runs on clusters and CI without a display
-import matplotlib.pyplot as plt  # noqa: E402
-import pytorch_lightning as pl  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from facegan.callbacks.images import new_figure, save_figure
 
 
 class LossPlotCallback(pl.Callback):
@@ -28,7 +26,7 @@ class LossPlotCallback(pl.Callback):
             self.draw()
 
     def draw(self) -> None:
-        figure, axes = plt.subplots(figsize=(7, 4), dpi=110)
+        figure, axes = new_figure(figsize=(7, 4), dpi=110)
         for name, label in (("loss/g", "generator"), ("loss/d", "discriminator")):
             axes.plot(self.history["epoch"], self.history[name], marker="o", markersize=3, label=label)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
@@ -37,10 +35,7 @@ class LossPlotCallback(pl.Callback):
         axes.set_title("GAN losses per epoch")
         axes.grid(alpha=0.3)
         axes.legend()
-        figure.tight_layout()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(self.path)
-        plt.close(figure)
+        save_figure(figure, self.path)
 
     def state_dict(self) -> dict:
         return {"history": self.history}

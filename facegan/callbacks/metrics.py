@@ -1,5 +1,5 @@
-"""Quality during training: FID and KID every `metrics.every_n_epochs` epochs, and the checkpoint of
-the best FID. Settings in conf/metrics/default.yaml."""
+"""Quality during training: FID and KID every `metrics.every_n_epochs` epochs (settings in
+conf/metrics/default.yaml); facegan/checkpoints/best.py keeps the checkpoint of the best FID."""
 
 import json
 import logging
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
 
 from facegan.metrics import FidKidEvaluator, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
 
@@ -80,15 +79,9 @@ class MetricsCallback(pl.Callback):
                 file.write(json.dumps(record) + "\n")
             log.info(
                 "epoch %d: FID %.2f, KID %.4f (%d images, %.1f s)",
-                trainer.current_epoch, scores.fid, scores.kid_mean, scores.num_fake, seconds,
+                trainer.current_epoch,
+                scores.fid,
+                scores.kid_mean,
+                scores.num_fake,
+                seconds,
             )
-
-
-class BestMetricCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint for a metric measured only on some epochs, or not at all (metrics off): until the
-    monitored key has been logged it does nothing, instead of warning that the key is missing. Lightning's
-    strict comparison keeps a repeated (not re-measured) value from rewriting the file."""
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.monitor in trainer.callback_metrics:
-            super().on_train_epoch_end(trainer, pl_module)

@@ -2,32 +2,11 @@
 
 from pathlib import Path
 
-import matplotlib
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import rank_zero_warn
 
-matplotlib.use("Agg")  # headless: runs on clusters and CI without a display
-import matplotlib.pyplot as plt  # noqa: E402
-import pytorch_lightning as pl  # noqa: E402
-import torch  # noqa: E402
-from pytorch_lightning.utilities import rank_zero_warn  # noqa: E402
-
-from facegan.callbacks.sample_grid import image_grid  # noqa: E402
-
-
-def save_side_by_side(grids: dict[str, torch.Tensor], path: Path, dpi: int = 100) -> None:
-    """Titled (3, H, W) grids in [0, 1] in one row, drawn at their own pixel size (no resampling blur)."""
-    height = max(grid.shape[1] for grid in grids.values())
-    width = sum(grid.shape[2] for grid in grids.values())
-    title_inches, gap_inches = 0.45, 0.2
-    figsize = (width / dpi + gap_inches * len(grids), height / dpi + title_inches)
-    figure, axes = plt.subplots(1, len(grids), figsize=figsize, dpi=dpi)
-    for axis, (title, grid) in zip(axes, grids.items()):
-        axis.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
-        axis.set_title(title)
-        axis.axis("off")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
+from facegan.callbacks.images import image_grid, save_side_by_side
 
 
 class RealVsFakeCallback(pl.Callback):

@@ -4,14 +4,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import save_image
 
+from facegan.callbacks.images import image_grid
 from facegan.callbacks.tensorboard import tensorboard_writer
-
-
-def image_grid(images: torch.Tensor, nrow: int) -> torch.Tensor:
-    """(B, 3, S, S) in [-1, 1] -> one (3, H, W) grid in [0, 1] with 2-pixel gutters."""
-    return make_grid(images.detach().float().cpu(), nrow=nrow, padding=2, normalize=True, value_range=(-1, 1))
+from facegan.errors import ConfigError
 
 
 class SampleGridCallback(pl.Callback):
@@ -21,7 +18,7 @@ class SampleGridCallback(pl.Callback):
 
     def __init__(self, output_dir: str, every_n_epochs: int = 1, every_n_batches: int = 0, nrow: int = 8):
         if every_n_epochs < 0 or every_n_batches < 0:
-            raise ValueError(
+            raise ConfigError(
                 f"every_n_epochs={every_n_epochs}, every_n_batches={every_n_batches}: use 0 (off) or a positive count"
             )
         self.samples_dir = Path(output_dir) / "samples"

@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from facegan.data.images import BadImageError
 from facegan.data.sources import DataSourceError
+from facegan.fileio import atomic_directory, fsync_file, stale_partials
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +130,9 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
 
 def _build(spec: CacheSpec, folder: Path, workers: int) -> None:
     # Holding the lock, anything at this name is left over: a stale cache or a killed build.
-    for leftover in [folder, *folder.parent.glob(f".{folder.name}.partial-*")]:
+    for leftover in [folder, *stale_partials(folder)]:
         shutil.rmtree(leftover, ignore_errors=True)
-    partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
-    partial.mkdir()
-    try:
+    with atomic_directory(folder) as partial:
         started = time.perf_counter()
         count, skipped = _decode_all(spec, partial / IMAGES_FILE, workers)
         if count == 0:
@@ -156,11 +155,9 @@ def _build(spec: CacheSpec, folder: Path, workers: int) -> None:
             "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 1),
         }
-        _write_durably(partial / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
-        os.rename(partial, folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+        manifest_path = partial / MANIFEST_FILE
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+        fsync_file(manifest_path)
     log.info("Prepared the cache %s (%s) in %.1f s", folder, _summary(manifest), manifest["build_seconds"])
     if skipped:
         more = len(skipped) - NAMED_IN_WARNING
@@ -231,13 +228,6 @@ def _decode_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, list[dict[str, s
         images.append(pixels.transpose(2, 0, 1))
     stacked = np.stack(images) if images else np.empty((0, 3, _worker_size, _worker_size), np.uint8)
     return stacked, skipped
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
 
 
 def _summary(manifest: dict[str, Any]) -> str:

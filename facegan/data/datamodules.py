@@ -243,4 +243,6 @@ def download_celeba(root: Path) -> None:
     try:
         CelebA(str(root), split="all", target_type=[], download=True)
     except Exception as error:  # network errors, Drive quota, checksum failures all mean the same to a user
-        raise DataSourceError(f"data.download=true failed for {root} ({type(error).__name__}: {error}); {CELEBA_HELP}") from error
+        raise DataSourceError(
+            f"data.download=true failed for {root} ({type(error).__name__}: {error}); {CELEBA_HELP}"
+        ) from error

@@ -48,7 +48,10 @@ def _is_image(name: str) -> bool:
 def _images_in_folder(folder: Path) -> list[str]:
     # Walk one level of sub-folders too: the processed_celeba_small layout nests images one level down.
     return sorted(
-        str(path.relative_to(folder)) for pattern in ("*", "*/*") for path in folder.glob(pattern) if _is_image(path.name)
+        str(path.relative_to(folder))
+        for pattern in ("*", "*/*")
+        for path in folder.glob(pattern)
+        if _is_image(path.name)
     )
 
 

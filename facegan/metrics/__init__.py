@@ -1,9 +1,9 @@
 """Image-quality metrics: FID and KID of generated faces against real ones.
 
 settings.py (the `metrics` config group), extractors.py (the feature networks), features.py (real and
-generated features, shared out across DDP ranks), cache.py (real features on disk), scores.py (FID and
-KID by torchmetrics), evaluator.py (all of it for one generator), evaluate.py (scripts/evaluate.py),
-sweep_summary.py (a table of a sweep's jobs and their metrics).
+generated features, shared out across DDP ranks), feature_cache.py (real features on disk), scores.py (FID
+and KID by torchmetrics), evaluator.py (all of it for one generator). The commands that use them live in
+facegan/tools/ (evaluate.py) and facegan/callbacks/ (metrics.py).
 """
 
 from facegan.metrics.evaluator import FidKidEvaluator

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from facegan.metrics.cache import RealFeatureCache, real_features_key
 from facegan.metrics.extractors import FeatureExtractor
+from facegan.metrics.feature_cache import RealFeatureCache, real_features_key
 from facegan.metrics.features import Shard, generated_features, real_features, real_images, real_sample_indices
 from facegan.metrics.scores import FidKid, Scores
 from facegan.metrics.settings import MetricSettings
@@ -22,10 +22,10 @@ class FidKidEvaluator:
     are computed on rank 0 and sent to every rank, so all ranks log and checkpoint on the same values.
     Evaluating draws nothing from the global random streams: training runs the same with metrics on or off."""
 
-    def __init__(self, extractor: FeatureExtractor, settings: MetricSettings, shard: Shard = Shard()):
+    def __init__(self, extractor: FeatureExtractor, settings: MetricSettings, shard: Shard | None = None):
         self.extractor = extractor
         self.settings = settings
-        self.shard = shard
+        self.shard = shard or Shard()  # one process
         self.cache = RealFeatureCache(settings.cache_dir)
         self.scorer: FidKid | None = None  # on rank 0, once prepare() has run
         self.prepared = False
@@ -60,7 +60,14 @@ class FidKidEvaluator:
         assert self.prepared, "prepare() must run before the first evaluation"
         settings = self.settings
         fake = generated_features(
-            self.extractor, sample, latent_dim, settings.num_samples, self.shard, device, settings.batch_size, settings.seed
+            self.extractor,
+            sample,
+            latent_dim,
+            settings.num_samples,
+            self.shard,
+            device,
+            settings.batch_size,
+            settings.seed,
         )
         scores = self.scorer(fake) if self.shard.rank == 0 else None
         return self.shard.broadcast(scores)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facegan.errors import FaceganError
+from facegan.errors import FaceganError, describe
 from facegan.metrics.settings import MetricSettings
 
 INCEPTION_INPUT_SIZE = 299
@@ -69,7 +69,9 @@ class StandardInception(FeatureExtractor):
             weights_path = str(Path(weights_path).expanduser())
             name = f"inception-v3-compat-{file_digest(Path(weights_path))}"
         super().__init__(name)
-        self.network = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=weights_path)
+        self.network = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=weights_path
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # torch-fidelity wants uint8 [0, 255] and does its own (TensorFlow-compatible) resize to 299.
@@ -85,12 +87,6 @@ def file_digest(path: Path, length: int = 10) -> str:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()[:length]
-
-
-def describe(error: BaseException) -> str:
-    """`Type: first line of the message`, for one-line reports of a library's exception."""
-    lines = str(error).splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def load_feature_extractor(settings: MetricSettings) -> FeatureExtractor:
@@ -111,8 +107,11 @@ def load_feature_extractor(settings: MetricSettings) -> FeatureExtractor:
             f"the standard Inception needs torch-fidelity (pip install torch-fidelity); or give {SHARED_INCEPTION_HINT}"
         ) from None
     except Exception as error:  # no network, a proxy, a truncated or foreign weights file: one message for all
-        source = f"metrics.inception_weights={settings.inception_weights}" if settings.inception_weights else "the internet"
+        source = (
+            f"metrics.inception_weights={settings.inception_weights}" if settings.inception_weights else "the internet"
+        )
         raise MetricsUnavailable(
             f"the standard Inception's weights could not be loaded from {source} ({describe(error)}); give "
-            f"{SHARED_INCEPTION_HINT}, or metrics.inception_weights=<a copy of weights-inception-2015-12-05-6726825d.pth>"
+            f"{SHARED_INCEPTION_HINT}, "
+            "or metrics.inception_weights=<a copy of weights-inception-2015-12-05-6726825d.pth>"
         ) from None

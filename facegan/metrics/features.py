@@ -52,7 +52,9 @@ class Shard:
 
 
 @torch.no_grad()
-def extract_features(extractor: FeatureExtractor, batches: Iterable[torch.Tensor], device: torch.device) -> torch.Tensor:
+def extract_features(
+    extractor: FeatureExtractor, batches: Iterable[torch.Tensor], device: torch.device
+) -> torch.Tensor:
     """(N, d) features of image batches (B, 3, S, S) in [-1, 1], on `device`."""
     extractor.to(device)
     return torch.cat([extractor(batch.to(device, torch.float32)) for batch in batches])

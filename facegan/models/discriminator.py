@@ -4,6 +4,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from facegan.errors import ConfigError
 from facegan.models.init import init_dcgan_weights, num_resolution_blocks
 
 
@@ -31,7 +32,7 @@ class Discriminator(nn.Module):
     def __init__(self, image_size: int = 64, base_channels: int = 64, channels: int = 3, spectral_norm: bool = False):
         super().__init__()
         if base_channels <= 0:
-            raise ValueError(f"ndf={base_channels} must be positive (e.g. model.ndf=64)")
+            raise ConfigError(f"ndf={base_channels} must be positive (e.g. model.ndf=64)")
         self.image_size = image_size
         num_blocks = num_resolution_blocks(image_size)
         width = base_channels

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from facegan.errors import ConfigError
 from facegan.models.init import init_dcgan_weights, num_resolution_blocks
 
 
@@ -25,7 +26,7 @@ class Generator(nn.Module):
     def __init__(self, latent_dim: int = 100, image_size: int = 64, base_channels: int = 64, channels: int = 3):
         super().__init__()
         if latent_dim <= 0 or base_channels <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"latent_dim={latent_dim}, ngf={base_channels}: both must be positive (e.g. model.latent_dim=100)"
             )
         self.latent_dim = latent_dim

@@ -2,6 +2,8 @@
 
 from torch import nn
 
+from facegan.errors import ConfigError
+
 MIN_IMAGE_SIZE = 16
 MAX_IMAGE_SIZE = 1024
 
@@ -14,7 +16,7 @@ def num_resolution_blocks(image_size: int) -> int:
     """
     valid = MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE and image_size & (image_size - 1) == 0
     if not valid:
-        raise ValueError(
+        raise ConfigError(
             f"image_size={image_size} cannot be produced by a DCGAN: use a power of two from "
             f"{MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} (e.g. model=dcgan32, dcgan64 or dcgan128)"
         )

@@ -25,9 +25,9 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from facegan.checkpoints import GeneratorInfo, load_generator
+from facegan.checkpoints.generator import GeneratorInfo, load_generator
 from facegan.errors import ConfigError, FaceganError
-from facegan.sampling import random_latents
+from facegan.tools.sample import random_latents
 
 log = logging.getLogger(__name__)
 

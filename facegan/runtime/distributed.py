@@ -14,7 +14,7 @@ import os
 
 import pytorch_lightning as pl
 from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from facegan.errors import ConfigError, exit_on_user_error
 
@@ -85,7 +85,13 @@ def follow_launcher_layout(trainer_cfg: DictConfig) -> None:
         log.info(
             "%s started %d process(es) per node on %d node(s): trainer.devices=%d trainer.num_nodes=%d "
             "(config had %s, %s)",
-            launcher, per_node, nodes, per_node, nodes, trainer_cfg.get("devices"), trainer_cfg.get("num_nodes"),
+            launcher,
+            per_node,
+            nodes,
+            per_node,
+            nodes,
+            trainer_cfg.get("devices"),
+            trainer_cfg.get("num_nodes"),
         )
     trainer_cfg.devices = per_node
     trainer_cfg.num_nodes = nodes
@@ -104,16 +110,9 @@ def log_data_parallel(trainer: pl.Trainer, per_device_batch: int) -> None:
     log.info(
         "Data-parallel (%s) over %d processes: global batch %d = data.batch_size %d per device x %d; "
         "learning rates are used as configured, not rescaled (docs/SCALING.md)",
-        strategy, trainer.world_size, per_device_batch * trainer.world_size, per_device_batch, trainer.world_size,
+        strategy,
+        trainer.world_size,
+        per_device_batch * trainer.world_size,
+        per_device_batch,
+        trainer.world_size,
     )
-
-
-def register_config_resolvers() -> None:
-    """${facegan.run_name:...} and ${facegan.on_rank_zero:...} in conf/hydra/default.yaml: scripts/train.py imports
-    facegan.train, and with it this module, before Hydra composes the config (submitit jobs unpickle it first)."""
-    for name, resolver in (("facegan.run_name", shared_run_name), ("facegan.on_rank_zero", on_rank_zero)):
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver)
-
-
-register_config_resolvers()

@@ -14,13 +14,15 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from facegan.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
 class PreemptionCheckpoint(pl.Callback):
     def __init__(self, dirpath: str, every_n_batches: int = 0, filename: str = "last.ckpt"):
         if every_n_batches < 0:
-            raise ValueError(f"checkpoint.every_n_batches={every_n_batches}: use 0 (off) or a positive count")
+            raise ConfigError(f"checkpoint.every_n_batches={every_n_batches}: use 0 (off) or a positive count")
         self.path = Path(dirpath) / filename
         self.every_n_batches = every_n_batches
         self._interrupted = False

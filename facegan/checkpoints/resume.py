@@ -3,13 +3,14 @@ scheduler restarted resumes from its own checkpoints, and a checkpoint of a diff
 one-line error instead of a state_dict traceback."""
 
 import logging
+import os
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from facegan.distributed import launcher_restart_count
+from facegan.checkpoints.io import read_checkpoint
 from facegan.errors import ConfigError
+from facegan.runtime.distributed import launcher_restart_count
 
 log = logging.getLogger(__name__)
 
@@ -18,25 +19,28 @@ log = logging.getLogger(__name__)
 NETWORK_KEYS = {"image_size": None, "latent_dim": None, "ngf": None, "ndf": None, "spectral_norm": False}
 
 
-def find_last_checkpoint(runs_root: Path, exclude: Path | None = None) -> Path:
+def find_last_checkpoint(runs_root: Path, checkpoint_subdir: Path, exclude: Path | None = None) -> Path:
+    """The newest <run>/<checkpoint_subdir>/last.ckpt under `runs_root`, leaving out the folder `exclude`."""
     candidates = [
         path
-        for path in runs_root.glob("**/checkpoints/last.ckpt")
+        for path in runs_root.glob(f"**/{checkpoint_subdir.as_posix()}/last.ckpt")
         if exclude is None or exclude.resolve() not in path.resolve().parents
     ]
     if not candidates:
-        raise ConfigError(f"ckpt_path=last: no checkpoints/last.ckpt under {runs_root}: give the checkpoint's path")
+        raise ConfigError(
+            f"ckpt_path=last: no {checkpoint_subdir.as_posix()}/last.ckpt under {runs_root}: give the checkpoint's path"
+        )
     return max(candidates, key=lambda path: path.stat().st_mtime)
 
 
-def own_checkpoint_after_restart(output_dir: Path) -> Path | None:
+def own_checkpoint_after_restart(output_dir: Path, checkpoint_dir: Path) -> Path | None:
     """The newest checkpoint in this run's own folder when the scheduler restarted the run (a SLURM requeue after
     preemption or timeout, torchrun --max-restarts): it reruns in the same folder and goes on from there.
     Lightning's SLURM auto-requeue saves hpc_ckpt_N.ckpt there instead of checkpoints/last.ckpt."""
     restarts = launcher_restart_count()
     if restarts == 0:
         return None
-    candidates = (output_dir / "checkpoints" / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt"))
+    candidates = (checkpoint_dir / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt"))
     saved = [path for path in candidates if path.is_file()]
     if not saved:
         return None
@@ -47,7 +51,8 @@ def own_checkpoint_after_restart(output_dir: Path) -> Path | None:
 
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
     """The checkpoint file to resume from (None: start fresh)."""
-    restarted = own_checkpoint_after_restart(Path(cfg.paths.output_dir))
+    output_dir, checkpoint_dir = Path(cfg.paths.output_dir), Path(cfg.paths.checkpoint_dir)
+    restarted = own_checkpoint_after_restart(output_dir, checkpoint_dir)
     if restarted is not None:
         return str(restarted)
     ckpt_path = cfg.get("ckpt_path")
@@ -55,22 +60,25 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
         return None
     if ckpt_path == "last":
         runs_root = Path(cfg.paths.log_dir) / cfg.task_name
-        return str(find_last_checkpoint(runs_root, exclude=Path(cfg.paths.output_dir)))
+        checkpoint_subdir = Path(os.path.relpath(checkpoint_dir, output_dir))  # paths.checkpoint_dir inside a run
+        return str(find_last_checkpoint(runs_root, checkpoint_subdir, exclude=output_dir))
     path = Path(ckpt_path).expanduser()
     if not path.is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path} is not a file: give a .ckpt path (e.g. <run>/checkpoints/last.ckpt) or ckpt_path=last")
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} is not a file: give a .ckpt path (e.g. <run>/checkpoints/last.ckpt) "
+            "or ckpt_path=last"
+        )
     return str(path)
 
 
 def check_checkpoint_matches(ckpt_path: str, model_cfg: DictConfig) -> None:
     """Refuse a checkpoint whose networks differ from the configured model."""
-    try:
-        checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=False)
-    except Exception as error:  # truncated file, not a torch file, wrong format: all mean the same to a user
-        raise ConfigError(f"ckpt_path={ckpt_path} is not a readable checkpoint ({type(error).__name__}: {error})") from None
+    checkpoint = read_checkpoint(ckpt_path, mmap=True)
     saved = (checkpoint.get("hyper_parameters") or {}).get("network_config")
     if saved is None:
-        raise ConfigError(f"ckpt_path={ckpt_path} was not written by facegan (no network_config): pick a facegan checkpoint")
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} was not written by facegan (no network_config): pick a facegan checkpoint"
+        )
     wanted = OmegaConf.to_container(model_cfg, resolve=True)
     differences = {
         key: saved.get(key, unsaved)
@@ -86,9 +94,24 @@ def check_checkpoint_matches(ckpt_path: str, model_cfg: DictConfig) -> None:
             f"model=dcgan{value}" if key == "image_size" else f"model.{key}={_as_override(value)}"
             for key, value in differences.items()
         )
-        raise ConfigError(f"ckpt_path={ckpt_path} holds a different model: {listed}; resume with the same model settings: {fix}")
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} holds a different model: {listed}; resume with the same model settings: {fix}"
+        )
 
 
 def _as_override(value) -> str:
     """A value as it is typed on the command line (Hydra spells booleans in lower case)."""
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def match_ema_weights(state_dict: dict, has_ema: bool) -> None:
+    """Resuming with the EMA generator switched on or off: start the average from G's weights, or drop it."""
+    saved = [key for key in state_dict if key.startswith("generator_ema.")]
+    if has_ema and not saved:
+        log.info("The checkpoint has no EMA generator: the average starts from its generator's weights")
+        for key in [key for key in state_dict if key.startswith("generator.")]:
+            state_dict["generator_ema." + key.removeprefix("generator.")] = state_dict[key].clone()
+    elif not has_ema and saved:
+        log.info("model.ema_decay is off: the checkpoint's EMA generator is not used")
+        for key in saved:
+            del state_dict[key]

@@ -8,6 +8,7 @@ import hydra
 import torch
 from torch import nn
 
+from facegan.checkpoints.io import read_checkpoint
 from facegan.errors import ConfigError
 
 # The EMA generator (an exponential moving average of G's weights) gives smoother samples: used when present.
@@ -50,17 +51,7 @@ def generator_weights(state_dict: dict[str, torch.Tensor]) -> tuple[str | None, 
 def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, GeneratorInfo]:
     """The checkpoint's generator in eval mode (BatchNorm running statistics, as the training grids use)."""
     path = check_checkpoint_path(ckpt_path)
-    try:
-        # Not weights_only: facegan checkpoints hold NumPy RNG states. Like Lightning, load only files you trust.
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as error:
-        detail = (str(error).splitlines() or [""])[0].split(". ")[0].rstrip(".,")  # torch's run to paragraphs
-        raise ConfigError(
-            f"ckpt_path={ckpt_path} could not be read as a checkpoint ({type(error).__name__}: {detail}): "
-            "give a .ckpt written by scripts/train.py"
-        ) from None
-    if not isinstance(checkpoint, dict):
-        checkpoint = {}
+    checkpoint = read_checkpoint(path, map_location=map_location)
     network_config = checkpoint.get("hyper_parameters", {}).get("network_config")
     weights_name, weights = generator_weights(checkpoint.get("state_dict", {}))
     if not network_config or not weights:

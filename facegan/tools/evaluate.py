@@ -7,12 +7,11 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from facegan.checkpoints import check_checkpoint_path, load_generator
-from facegan.devices import resolve_device
+from facegan.checkpoints.generator import check_checkpoint_path, load_generator
 from facegan.metrics.evaluator import FidKidEvaluator
 from facegan.metrics.extractors import load_feature_extractor
 from facegan.metrics.settings import MetricSettings
-
+from facegan.runtime.devices import resolve_device
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:

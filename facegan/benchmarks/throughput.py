@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 from facegan.benchmarks import canonical
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError
-from facegan.module import GAN
+from facegan.gan.module import GAN
+from facegan.runtime.devices import training_device_type
 
 
 class BatchTimer:
@@ -66,14 +67,14 @@ def _peak_memory_mb(device: torch.device) -> float:
 
 
 def measure_facegan(cfg_dict: dict) -> dict:
-    from facegan.performance import resolve_performance
+    from facegan.runtime.performance import resolve_performance
     from facegan.train import build_module
 
     cfg = OmegaConf.create(cfg_dict)
     bench = cfg.benchmark
     performance = resolve_performance(cfg)
     pl.seed_everything(cfg.seed, verbose=False)
-    device = torch.device("cuda" if performance.device_type == "cuda" else "cpu")
+    device = torch.device(performance.device_type)
     timer = BatchTimer(device, bench.warmup_batches, bench.batches)
     trainer = pl.Trainer(
         accelerator=performance.device_type if performance.device_type == "cpu" else "gpu",
@@ -95,14 +96,19 @@ def measure_facegan(cfg_dict: dict) -> dict:
     )
     if performance.compile:
         settings += f" ({performance.compile_mode})"
-    return {"seconds": timer.seconds, "peak_mem_mb": _peak_memory_mb(device), "settings": settings, "device": str(device)}
+    return {
+        "seconds": timer.seconds,
+        "peak_mem_mb": _peak_memory_mb(device),
+        "settings": settings,
+        "device": str(device),
+    }
 
 
 def measure_canonical(cfg_dict: dict) -> dict:
     cfg = OmegaConf.create(cfg_dict)
     bench = cfg.benchmark
     torch.manual_seed(cfg.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
+    device = torch.device(training_device_type(cfg.trainer))
     loader = canonical.make_loader(bench.image_folder, cfg.model.image_size, cfg.data.batch_size, cfg.data.num_workers)
     timer = BatchTimer(device, bench.warmup_batches, bench.batches)
     canonical.train(
@@ -117,7 +123,12 @@ def measure_canonical(cfg_dict: dict) -> dict:
         on_batch_end=timer.batch_done,
         quiet=True,
     )
-    return {"seconds": timer.seconds, "peak_mem_mb": _peak_memory_mb(device), "settings": "32-true eager", "device": str(device)}
+    return {
+        "seconds": timer.seconds,
+        "peak_mem_mb": _peak_memory_mb(device),
+        "settings": "32-true eager",
+        "device": str(device),
+    }
 
 
 def _in_fresh_process(function, cfg_dict: dict) -> dict:
@@ -149,8 +160,10 @@ def run(cfg: DictConfig) -> None:
     ratio = results["facegan"]["img_per_s"] / results["canonical"]["img_per_s"]
 
     size, batch = cfg.model.image_size, cfg.data.batch_size
-    print(f"Training throughput, {size}x{size}, batch {batch}, {cfg.benchmark.batches} timed batches after "
-          f"{cfg.benchmark.warmup_batches} warm-up, device {results['facegan']['device']}")
+    print(
+        f"Training throughput, {size}x{size}, batch {batch}, {cfg.benchmark.batches} timed batches after "
+        f"{cfg.benchmark.warmup_batches} warm-up, device {results['facegan']['device']}"
+    )
     print(f"  {'loop':<10} {'settings':<64} {'img/s':>10} {'peak MiB':>10}")
     for name, result in results.items():
         print(f"  {name:<10} {result['settings']:<64} {result['img_per_s']:>10,.0f} {result['peak_mem_mb']:>10,.0f}")

@@ -1,9 +1,10 @@
 """GAN objectives. Each loss owns the maths; the LightningModule only orchestrates the updates.
 
 Every loss takes raw discriminator logits and offers:
+  discriminator_objective(discriminator, real, fake) -> D's whole loss on a batch, penalty included, and its logits
   discriminator_loss(real_logits, fake_logits) -> DiscriminatorLoss(real, fake), total = real + fake
-  generator_loss(fake_logits) -> the generator's loss, computed with flipped labels (fakes called real)
   penalty(discriminator, real, fake) -> a regulariser added to D's loss, or None (WGAN-GP's gradient penalty)
+  generator_loss(fake_logits) -> the generator's loss, computed with flipped labels (fakes called real)
   score(logits) -> D's output for logging, in the loss's own units (see each loss)
   n_critic -> D updates per G update: D steps on every batch, G on every n_critic-th (1: both on every batch)
 """
@@ -14,14 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facegan.errors import ConfigError
+
 
 class DiscriminatorLoss(NamedTuple):
-    real: torch.Tensor
-    fake: torch.Tensor
+    real: torch.Tensor  # the term on real images
+    fake: torch.Tensor  # the term on generated images
+    penalty: torch.Tensor | None = None  # a regulariser of D, e.g. WGAN-GP's gradient penalty
 
     @property
     def total(self) -> torch.Tensor:
-        return self.real + self.fake
+        terms = self.real + self.fake
+        return terms if self.penalty is None else terms + self.penalty
 
 
 class GANLoss:
@@ -33,8 +38,18 @@ class GANLoss:
 
     def __init__(self, n_critic: int = 1):
         if not isinstance(n_critic, int) or isinstance(n_critic, bool) or n_critic < 1:
-            raise ValueError(f"loss.n_critic={n_critic} must be an integer >= 1 (D updates per G update, e.g. 5)")
+            raise ConfigError(f"loss.n_critic={n_critic} must be an integer >= 1 (D updates per G update, e.g. 5)")
         self.n_critic = n_critic
+
+    def discriminator_objective(
+        self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[DiscriminatorLoss, torch.Tensor, torch.Tensor]:
+        """D's loss on a batch of real and (detached) generated images, its penalty included, with D's
+        logits on both, (B,) each, for the logged scores."""
+        real_logits = discriminator(real)
+        fake_logits = discriminator(fake)
+        terms = self.discriminator_loss(real_logits, fake_logits)
+        return terms._replace(penalty=self.penalty(discriminator, real, fake)), real_logits, fake_logits
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> DiscriminatorLoss:
         raise NotImplementedError
@@ -55,7 +70,7 @@ class _LabelledLoss(GANLoss):
     def __init__(self, real_label: float = 1.0, fake_label: float = 0.0, n_critic: int = 1):
         super().__init__(n_critic)
         if not 0.0 <= fake_label < real_label <= 1.0:
-            raise ValueError(
+            raise ConfigError(
                 f"real_label={real_label}, fake_label={fake_label}: need 0 <= fake_label < real_label <= 1 "
                 "(one-sided smoothing is e.g. loss.real_label=0.9)"
             )
@@ -132,7 +147,7 @@ class WGANGPLoss(GANLoss):
     def __init__(self, gp_weight: float = 10.0, n_critic: int = 5):
         super().__init__(n_critic)
         if gp_weight <= 0:
-            raise ValueError(f"loss.gp_weight={gp_weight} must be positive (the paper's value is 10)")
+            raise ConfigError(f"loss.gp_weight={gp_weight} must be positive (the paper's value is 10)")
         self.gp_weight = gp_weight
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> DiscriminatorLoss:

@@ -10,16 +10,19 @@ and seed. Its name shows the readable part of the key and a digest of all of it,
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from facegan.fileio import atomic_write, read_torch_file
+
 log = logging.getLogger(__name__)
 
 
-def real_features_key(datamodule: Any, available: int, extractor_name: str, num_samples: int, seed: int) -> dict[str, Any]:
+def real_features_key(
+    datamodule: Any, available: int, extractor_name: str, num_samples: int, seed: int
+) -> dict[str, Any]:
     """What decides the real features: which images (the datamodule's cache spec, and how many of them
     could be read), which network, and which sample of the images."""
     spec = datamodule.cache_spec()
@@ -50,7 +53,7 @@ class RealFeatureCache:
         if not path.is_file():
             return None
         try:
-            stored = torch.load(path, map_location="cpu", weights_only=True)
+            stored = read_torch_file(path)
         except Exception as error:  # a file cut short by a killed run: extract again and overwrite it
             log.warning("Ignoring unreadable real-feature cache %s (%s)", path, type(error).__name__)
             return None
@@ -62,8 +65,6 @@ class RealFeatureCache:
     def save(self, key: dict[str, Any], features: torch.Tensor) -> Path:
         """Write atomically: runs sharing the cache never read a half-written file."""
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        torch.save({"key": key, "features": features.detach().float().cpu()}, partial)
-        os.replace(partial, path)
+        with atomic_write(path) as partial:
+            torch.save({"key": key, "features": features.detach().float().cpu()}, partial)
         return path

@@ -10,10 +10,10 @@ from omegaconf import DictConfig
 from torch import nn
 from torchvision.utils import save_image
 
-from facegan.callbacks.sample_grid import image_grid
-from facegan.checkpoints import check_checkpoint_path, load_generator
-from facegan.devices import resolve_device
+from facegan.callbacks.images import image_grid
+from facegan.checkpoints.generator import check_checkpoint_path, load_generator
 from facegan.errors import ConfigError
+from facegan.runtime.devices import resolve_device
 
 log = logging.getLogger(__name__)
 

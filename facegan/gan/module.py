@@ -9,43 +9,31 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from facegan.divergence import DivergenceMonitor
-from facegan.ema import EMA
-from facegan.rng import capture_rng_state, restore_rng_state
+from facegan.checkpoints.resume import match_ema_weights
+from facegan.checkpoints.rng import capture_rng_state, restore_rng_state
+from facegan.gan.divergence import DivergenceMonitor
+from facegan.gan.ema import EMA
+from facegan.gan.schedule import UpdateSchedule
 
 log = logging.getLogger(__name__)
 
 # A torch.optim class with its hyperparameters bound (Hydra `_partial_: true`), waiting for parameters.
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
-# A batch of images -> the same batch as D should see it (facegan.augment.DiffAugment).
+# A batch of images -> the same batch as D should see it (facegan.gan.augment.DiffAugment).
 Augment = Callable[[torch.Tensor], torch.Tensor]
 
 
-def optimizer_steps(batches: int, n_critic: int = 1) -> int:
-    """Lightning's global_step after `batches` batches: a D step on every batch, a G step on every n_critic-th."""
-    return batches + batches // n_critic
-
-
-def batches_from_steps(global_step: int, n_critic: int = 1) -> int:
-    """Batches completed after `global_step` optimizer steps, the inverse of optimizer_steps(). A cycle of
-    n_critic batches takes n_critic + 1 steps: each of its D steps completes a batch, except the last one,
-    whose batch still awaits its G step."""
-    cycles, steps = divmod(global_step, n_critic + 1)
-    return cycles * n_critic + min(steps, n_critic - 1)
-
-
 class GAN(pl.LightningModule):
-    """DCGAN training with manual optimisation: per batch one D step, then one G step (on every
-    `loss.n_critic`-th batch only, for WGAN-GP's critic schedule).
+    """GAN training with manual optimisation: per batch one D step, then one G step (on the batches
+    facegan.gan.schedule picks: every batch, or every `loss.n_critic`-th).
 
-    Lightning counts every optimizer.step() in `global_step`, so one batch advances it by one or two
-    (optimizer_steps()); facegan's step-based settings (trainer.max_steps, sample and checkpoint
-    intervals) count batches and are converted where they meet Lightning.
+    Lightning counts every optimizer.step() in `global_step`, so one batch advances it by one or two;
+    facegan's step-based settings (trainer.max_steps, sample and checkpoint intervals) count batches, and
+    `schedule` converts where they meet Lightning.
     With `ema`, `generator_ema` holds the moving average of G's weights, and sample() uses it.
     """
 
-    # At most, with every batch taking a D and a G step (loss.n_critic = 1); optimizer_steps() is exact.
-    optimizer_steps_per_batch = 2
+    optimizer_steps_per_batch = UpdateSchedule.optimizer_steps_per_batch
 
     def __init__(
         self,
@@ -81,6 +69,7 @@ class GAN(pl.LightningModule):
         self.ema = ema
         self.discriminator = discriminator
         self.loss = loss
+        self.schedule = UpdateSchedule(loss.n_critic)
         self.augment = augment
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
@@ -102,7 +91,7 @@ class GAN(pl.LightningModule):
     @property
     def batches_done(self) -> int:
         """Training batches completed: the unit of facegan's step settings and TensorBoard's x-axis."""
-        return batches_from_steps(self.global_step, self.loss.n_critic)
+        return self.schedule.batches_done(self.global_step)
 
     def _seen_by_discriminator(self, images: torch.Tensor) -> torch.Tensor:
         """The images as D sees them: augmented (fresh random transforms on every call) when augment is set."""
@@ -113,25 +102,23 @@ class GAN(pl.LightningModule):
 
     def training_step(self, real: torch.Tensor, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
+        batch = self.batches_done  # read before the first update moves global_step
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        update_generator = (self.batches_done + 1) % self.loss.n_critic == 0
+        update_generator = self.schedule.updates_generator(batch)
         z = torch.randn(real.shape[0], self.generator.latent_dim, device=real.device)
         with torch.set_grad_enabled(update_generator):  # a batch without G update needs no graph through G
             fake = self.generator(z)  # (B, 3, S, S); one G forward serves both updates, as in the DCGAN recipe
 
-        # ---- Discriminator update: maximise log D(x) + log(1 - D(G(z))) (for bce; each loss has its own) ----
+        # ---- Discriminator update: the loss's D objective on real and generated images ----
         self.toggle_optimizer(opt_d)
         real_seen = self._seen_by_discriminator(real)
         fake_seen = self._seen_by_discriminator(fake.detach())  # no gradient into G during D's step
-        real_logits = self.discriminator(real_seen)
-        fake_logits = self.discriminator(fake_seen)
-        d_loss = self.loss.discriminator_loss(real_logits, fake_logits)
-        penalty = self.loss.penalty(self.discriminator, real_seen, fake_seen)
-        d_total = d_loss.total if penalty is None else d_loss.total + penalty
+        d_loss, real_logits, fake_logits = self.loss.discriminator_objective(self.discriminator, real_seen, fake_seen)
+        d_total = d_loss.total
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_total)
-        self._step(opt_d, "loss/d", d_total)
+        self._step(opt_d, "loss/d", d_total, batch)
         self.untoggle_optimizer(opt_d)
 
         metrics = {
@@ -141,41 +128,41 @@ class GAN(pl.LightningModule):
             "d/real": self.loss.score(real_logits).mean(),
             "d/fake": self.loss.score(fake_logits).mean(),
         }
-        if penalty is not None:
-            metrics["loss/d_penalty"] = penalty
+        if d_loss.penalty is not None:
+            metrics["loss/d_penalty"] = d_loss.penalty
 
         if update_generator:
-            # ---- Generator update: maximise log D(G(z)), i.e. the loss with flipped labels ----
+            # ---- Generator update: the loss's G objective on D's view of the same generated images ----
             self.toggle_optimizer(opt_g)  # freezes D's parameters, so G's backward computes no D gradients
             g_loss = self.loss.generator_loss(self.discriminator(self._seen_by_discriminator(fake)))
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
-            self._step(opt_g, "loss/g", g_loss)
+            self._step(opt_g, "loss/g", g_loss, batch)
             self.untoggle_optimizer(opt_g)
             metrics["loss/g"] = g_loss
             if self.ema is not None:
-                updates_before = self.batches_done // self.loss.n_critic - 1  # G updates before this one
-                self.ema.update(self.generator_ema, self.generator, updates_before)
+                self.ema.update(self.generator_ema, self.generator, self.schedule.generator_updates_before(batch))
 
+        batches_done = batch + 1
         metrics = {name: value.detach() for name, value in metrics.items()}
         self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False)
         # Epoch means are averaged over ranks once per epoch (sync_dist), never per step.
         epoch_metrics = {f"{name}_epoch": value for name, value in metrics.items()}
         self.log_dict(epoch_metrics, on_step=False, on_epoch=True, sync_dist=True)
-        if self.batches_done % self.trainer.log_every_n_steps == 0:
+        if batches_done % self.trainer.log_every_n_steps == 0:
             # Read back for the progress bar (GANProgressBar) in one host sync, only at the log interval: Lightning
             # would convert prog_bar=True values to floats on every batch.
             shown = [(short, name) for short, name in (("d", "loss/d"), ("g", "loss/g")) if name in metrics]
             values = torch.stack([metrics[name].float() for _, name in shown]).tolist()
             # update, not replace: with loss.n_critic > 1 a batch without G update keeps G's last value
             self.progress_bar_values.update({short: round(value, 4) for (short, _), value in zip(shown, values)})
-        if self.divergence.due(self.batches_done):
+        if self.divergence.due(batches_done):
             self.divergence.check(self.current_epoch)
 
-    def _step(self, optimizer, loss_name: str, loss: torch.Tensor) -> None:
+    def _step(self, optimizer, loss_name: str, loss: torch.Tensor, batch: int) -> None:
         """optimizer.step(), watched for NaN/Inf. A dropped update still steps, with no gradients (a no-op
         for Adam), so Lightning's step count, and with it every batch-based interval, stays exact."""
-        self.divergence.observe(loss_name, loss, self.batches_done)
+        self.divergence.observe(loss_name, loss, batch)
         if not self.divergence.keep_update(loss):
             optimizer.zero_grad(set_to_none=True)
         optimizer.step()
@@ -187,20 +174,8 @@ class GAN(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "rng_states" in checkpoint:
             restore_rng_state(checkpoint["rng_states"])
-        self._match_ema_weights(checkpoint["state_dict"])
+        match_ema_weights(checkpoint["state_dict"], has_ema=self.generator_ema is not None)
         self._fixed_noise_samples = None  # new weights
-
-    def _match_ema_weights(self, state_dict: dict) -> None:
-        """Resuming with model.ema_decay switched on or off: start the average from G's weights, or drop it."""
-        saved = [key for key in state_dict if key.startswith("generator_ema.")]
-        if self.generator_ema is not None and not saved:
-            log.info("The checkpoint has no EMA generator: the average starts from its generator's weights")
-            for key in [key for key in state_dict if key.startswith("generator.")]:
-                state_dict["generator_ema." + key.removeprefix("generator.")] = state_dict[key].clone()
-        elif self.generator_ema is None and saved:
-            log.info("model.ema_decay is off: the checkpoint's EMA generator is not used")
-            for key in saved:
-                del state_dict[key]
 
     def fixed_noise_samples(self) -> torch.Tensor:
         """sample(fixed_noise), computed once per batch count: the callbacks that draw it after an epoch

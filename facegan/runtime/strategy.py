@@ -9,12 +9,13 @@ that optimizer's parameters are averaged across ranks in one flat all-reduce. Sa
 one collective per update, no graph scan.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from pytorch_lightning.overrides.distributed import _sync_module_states
-from pytorch_lightning.strategies import DDPStrategy, StrategyRegistry
+from pytorch_lightning.strategies import DDPStrategy
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 STRATEGY_NAME = "gan_ddp"
@@ -44,9 +45,3 @@ class GANDDPStrategy(DDPStrategy):
     def optimizer_step(self, optimizer: Any, closure: Callable[[], Any], model: Any = None, **kwargs: Any) -> Any:
         average_gradients(optimizer, self.world_size)
         return super().optimizer_step(optimizer, closure, model, **kwargs)
-
-
-if STRATEGY_NAME not in StrategyRegistry:
-    StrategyRegistry.register(
-        STRATEGY_NAME, GANDDPStrategy, description="DDP for GANs under manual optimisation (facegan)"
-    )

@@ -1,0 +1,71 @@
+"""Files on disk: every write is atomic, and every torch file is read without running code.
+
+A reader (a resume, a viewer, another sweep job) sees the previous file or the new one, never half of
+one: each writer writes to a hidden partial beside the target (same filesystem, so the rename is
+atomic), named per process so that concurrent writers never share one, then renames it into place.
+
+    with atomic_write(path) as partial:
+        torch.save(state, partial)
+"""
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def partial_path(target: Path) -> Path:
+    """Where a write to `target` goes first: `.<name>.partial-<pid>` beside it."""
+    return target.with_name(f".{target.name}.partial-{os.getpid()}")
+
+
+def stale_partials(target: Path) -> list[Path]:
+    """Partials of `target` that any process (a killed one included) left behind."""
+    return sorted(target.parent.glob(f".{target.name}.partial-*"))
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a written file to the disk, so a power cut after the rename cannot leave it empty."""
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, durable: bool = False) -> Iterator[Path]:
+    """Yield the partial path to write; after the block, rename it over `path` (fsynced first when `durable`).
+    On an error the partial is removed and `path` keeps its previous content."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(path)
+    try:
+        yield partial
+        if durable:
+            fsync_file(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield an empty partial folder to fill; after the block, publish it as `path`, which must not exist.
+    On an error the partial folder is removed, so an interrupted build never looks finished."""
+    path = Path(path)
+    partial = partial_path(path)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        os.rename(partial, path)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def read_torch_file(path: str | Path, map_location: Any = "cpu", mmap: bool = False) -> Any:
+    """torch.load with weights_only=True: tensors and plain Python values only, so a crafted file cannot run
+    code. Every file facegan writes (checkpoints, feature caches) holds nothing else."""
+    return torch.load(path, map_location=map_location, mmap=mmap, weights_only=True)

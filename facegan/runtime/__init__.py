@@ -1,0 +1,24 @@
+"""Where and how training runs: devices (the one resolver), performance (speed knobs per device), distributed
+(what torchrun and SLURM decide), strategy (gan_ddp), startup (imports without the GC).
+
+`register()` makes facegan's names known to the libraries that look them up by name: the config resolvers
+`${facegan.run_name:...}` and `${facegan.on_rank_zero:...}` (conf/hydra/default.yaml) and Lightning's
+`strategy=gan_ddp`. Every entry point calls it before Hydra composes a config; it is idempotent.
+This module imports nothing heavy itself, so scripts can import `startup` from it first.
+"""
+
+
+def register() -> None:
+    from omegaconf import OmegaConf
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    from facegan.runtime.distributed import on_rank_zero, shared_run_name
+    from facegan.runtime.strategy import STRATEGY_NAME, GANDDPStrategy
+
+    for name, resolver in (("facegan.run_name", shared_run_name), ("facegan.on_rank_zero", on_rank_zero)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
+    if STRATEGY_NAME not in StrategyRegistry:
+        StrategyRegistry.register(
+            STRATEGY_NAME, GANDDPStrategy, description="DDP for GANs under manual optimisation (facegan)"
+        )

@@ -1,0 +1,133 @@
+"""What the tests share: the tiny-run preset, image folders made on the fly, a runner for the real CLI, the
+composed config, TensorBoard's tags, and a tiny deterministic feature extractor for FID/KID."""
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = str(REPO_ROOT / "conf")
+SHARED_CELEBA = REPO_ROOT.parent / "shared" / "data" / "celeba_sample"
+
+# The smallest real run (conf/debug/tiny.yaml): 64 synthetic faces, 8-wide 32x32 networks, 2 epochs.
+# Tests add only the overrides they are about.
+TINY = ("debug=tiny",)
+
+
+def tiny_on_folder(root: str | Path) -> tuple[str, ...]:
+    """The tiny run on an image folder (CelebA layout) instead of the synthetic faces."""
+    return (*TINY, "data=celeba", f"data.root={root}", "~data.num_images")
+
+
+def write_faces(folder: Path, count: int, size: tuple[int, int] = (178, 218), start: int = 1) -> list[str]:
+    """`count` CelebA-named JPEGs of random smooth colour fields, 178x218 like the aligned set."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(start)
+    names = []
+    for index in range(start, start + count):
+        small = rng.integers(0, 256, size=(6, 5, 3), dtype=np.uint8)
+        image = Image.fromarray(small).resize(size, Image.Resampling.BILINEAR)
+        name = f"{index:06d}.jpg"
+        image.save(folder / name, quality=90)
+        names.append(name)
+    return names
+
+
+def run_cli(script: str, *overrides: str, timeout: int = 300, check: bool = True) -> subprocess.CompletedProcess:
+    """Run scripts/<script> in a subprocess from the repo root, as a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1"}
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / script), *overrides],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{script} {' '.join(overrides)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return result
+
+
+def tensorboard_tags(run_dir: Path) -> dict[str, set[str]]:
+    """Scalar and image tags in a run's TensorBoard event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    accumulator.Reload()
+    tags = accumulator.Tags()
+    return {"scalars": set(tags["scalars"]), "images": set(tags["images"])}
+
+
+def compose_config(name: str, *overrides: str):
+    """A config of conf/ (sample, export, evaluate, ...) composed as its script would."""
+    from hydra import compose, initialize_config_dir
+
+    from facegan import runtime
+
+    runtime.register()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name=name, overrides=list(overrides))
+
+
+def compose_train(*overrides: str, output_dir: str | Path = "/tmp/facegan-test-compose"):
+    """The real train.yaml composed as the CLI would, with the run folder Hydra would have made."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    from facegan import runtime
+
+    runtime.register()  # as scripts/train.py does before Hydra composes
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)  # ${hydra:runtime.output_dir} needs a live Hydra run
+    return cfg
+
+
+class TinyConvNet(nn.Module):
+    """(N, 3, H, W) in [-1, 1] -> (N, 16): fixed random weights, the same on every machine."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, 8, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(8, 16, 4, 2, 1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        weights = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for parameter in self.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=weights) * 0.5)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+def save_tiny_extractor(folder: Path) -> Path:
+    """The tiny network as a TorchScript file, for metrics.feature_extractor in CLI runs."""
+    path = folder / "tiny_extractor.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # recent torch marks TorchScript deprecated
+        torch.jit.save(torch.jit.script(TinyConvNet().eval()), str(path))
+    return path
+
+
+def metrics_overrides(tmp_path: Path, num_samples: int = 64) -> tuple[str, ...]:
+    return (
+        "metrics.enabled=true",
+        f"metrics.feature_extractor={save_tiny_extractor(tmp_path)}",
+        f"metrics.num_samples={num_samples}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    )
