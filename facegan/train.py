@@ -65,7 +65,7 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
         compile_networks=performance.compile,
         compile_mode=performance.compile_mode,
         divergence=DivergenceMonitor(**cfg.divergence),
-        ema=EMA(cfg.model.ema_decay) if cfg.model.get("ema_decay") is not None else None,
+        ema=EMA(cfg.model.ema_kimg, cfg.model.get("ema_rampup")) if cfg.model.get("ema_kimg") is not None else None,
         augment=hydra.utils.instantiate(cfg.augment) if cfg.get("augment") else None,  # augment=none: {}
     )
 

@@ -94,9 +94,9 @@ def test_the_default_run_is_the_recommended_recipe_with_no_experiment():
     """train.yaml says what it trains: the recommended 64x64 model, BCE, the EMA generator; recipes opt in."""
     default = compose_train()
     assert default.get("experiment") is None and default.optimized_metric is None
-    assert (default.model.image_size, default.model.ema_decay, default.loss._target_) == (
+    assert (default.model.image_size, default.model.ema_kimg, default.loss._target_) == (
         64,
-        0.999,
+        10,
         "facegan.gan.losses.BCELoss",
     )
     assert not default.augment  # augment=none

@@ -5,25 +5,39 @@ import torch
 from torch import nn
 
 from facegan.checkpoints.generator import load_generator
+from facegan.checkpoints.io import EMA_STATISTICS_KEY
 from facegan.errors import ConfigError
 from facegan.gan.ema import EMA
+from facegan.models import Generator
+from facegan.models.statistics import STATISTICS_SEED, recompute_batchnorm_statistics
 from facegan.train import build_module, train
 from helpers import TINY, compose_train
 
-SMALL = (*TINY, "model.ema_decay=0.9")
-WITHOUT_EMA = (*TINY, "model.ema_decay=null")
+SMALL = (*TINY, "model.ema_kimg=0.1")
+WITHOUT_EMA = (*TINY, "model.ema_kimg=null")
 
 
-def test_decay_warms_up_then_holds():
-    ema = EMA(decay=0.99)
-    assert ema.decay_at(0) == pytest.approx(0.1)  # (1 + 0) / (10 + 0): the first average is mostly G
-    assert ema.decay_at(90) == pytest.approx(0.91)  # 91 / 100
-    assert ema.decay_at(10_000) == 0.99
+def test_half_life_ramps_up_then_holds():
+    ema = EMA(kimg=10, rampup=0.05)
+    assert ema.half_life(1_000) == pytest.approx(50)  # 5% of the images seen: the early average follows G
+    assert ema.half_life(1_000_000) == pytest.approx(10_000)
+    assert EMA(kimg=10, rampup=None).half_life(16) == pytest.approx(10_000)
 
 
-def test_update_moves_weights_by_the_decay_and_copies_batchnorm_statistics():
+@pytest.mark.parametrize("devices", [1, 2, 8])
+def test_the_horizon_in_images_does_not_depend_on_batch_size_or_devices(devices):
+    """Two updates of 64 images each keep as much of the old average as one update of 128."""
+    ema, seen = EMA(kimg=1, rampup=None), 100_000
+    global_batch = 16 * devices
+    per_image = ema.beta(seen, 1)
+    assert ema.beta(seen, global_batch) == pytest.approx(per_image**global_batch)
+    assert ema.beta(seen, 64) ** 2 == pytest.approx(ema.beta(seen, 128))
+    assert ema.beta(seen, ema.kimg * 1000) == pytest.approx(0.5)  # the half-life
+
+
+def test_update_moves_weights_toward_the_network_and_leaves_batchnorm_statistics():
     network = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
-    ema = EMA(decay=0.5)
+    ema = EMA(kimg=0.001, rampup=None)  # a half-life of one image
     average = ema.copy(network)
     assert all(not parameter.requires_grad for parameter in average.parameters())
     with torch.no_grad():
@@ -32,29 +46,46 @@ def test_update_moves_weights_by_the_decay_and_copies_batchnorm_statistics():
         for parameter in network.parameters():
             parameter.fill_(1.0)
         network[1].running_mean.fill_(7.0)
-    ema.update(average, network, updates=0)  # decay 0.1: 0.1 * 0 + 0.9 * 1
-    assert all(torch.allclose(p, torch.full_like(p, 0.9)) for p in average.parameters())
-    with torch.no_grad():
-        for parameter in network.parameters():
-            parameter.fill_(3.0)
-    ema.update(average, network, updates=1000)  # past the warm-up: decay 0.5
-    assert all(torch.allclose(p, torch.full_like(p, 0.5 * 0.9 + 0.5 * 3.0)) for p in average.parameters())
-    assert torch.equal(average[1].running_mean, torch.full((2,), 7.0))  # copied, not averaged
+    ema.update(average, network, images_seen=10, images_since_last=1)  # beta 0.5
+    assert all(torch.allclose(p, torch.full_like(p, 0.5)) for p in average.parameters())
+    ema.update(average, network, images_seen=10, images_since_last=2)  # beta 0.25
+    assert all(torch.allclose(p, torch.full_like(p, 0.25 * 0.5 + 0.75)) for p in average.parameters())
+    assert torch.equal(average[1].running_mean, torch.zeros(2))  # not G's: measured for the average itself
     assert all(parameter.grad is None for parameter in average.parameters())
 
 
-@pytest.mark.parametrize("decay", [0.0, 1.0, 1.5])
-def test_impossible_decay_is_a_config_error(decay):
-    with pytest.raises(ConfigError, match=f"model.ema_decay={decay}"):
-        EMA(decay)
+@pytest.mark.parametrize("setting", ["model.ema_kimg=0", "model.ema_kimg=-1", "model.ema_rampup=1.5"])
+def test_impossible_horizon_is_a_config_error(setting):
+    with pytest.raises(ConfigError, match=setting.replace(".", r"\.")):
+        build_module(compose_train(*TINY, setting))
 
 
 def test_ema_is_on_by_default_and_off_with_null():
-    assert build_module(compose_train("data=synthetic")).ema.decay == 0.999
-    assert build_module(compose_train("data=synthetic", "model.ema_decay=null")).generator_ema is None
+    default = build_module(compose_train("data=synthetic"))
+    assert (default.ema.kimg, default.ema.rampup) == (10, 0.05)
+    assert build_module(compose_train("data=synthetic", "model.ema_kimg=null")).generator_ema is None
     module = build_module(compose_train(*SMALL))
-    assert module.ema.decay == 0.9
+    assert module.ema.kimg == 0.1
     assert torch.equal(module.generator_ema.state_dict()["net.0.weight"], module.generator.state_dict()["net.0.weight"])
+
+
+def test_batchnorm_statistics_are_the_generators_own():
+    generator = Generator(latent_dim=8, image_size=16, base_channels=4)
+    first_norm = generator.net[1]
+    with torch.no_grad():
+        generator.net[0].weight.mul_(30.0)  # activations far from the init's statistics (0 and 1)
+    generator.eval()
+    recompute_batchnorm_statistics(generator, images=512)
+    assert not generator.training  # its mode is left as it was
+    # The first BatchNorm sees the first layer's output: its statistics are that output's.
+    stream = torch.Generator().manual_seed(STATISTICS_SEED)
+    with torch.no_grad():
+        activations = generator.net[0](torch.randn(512, 8, generator=stream).view(512, 8, 1, 1))
+    torch.testing.assert_close(first_norm.running_mean, activations.mean(dim=(0, 2, 3)), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(first_norm.running_var, activations.var(dim=(0, 2, 3)), atol=1e-2, rtol=2e-3)
+    before = [buffer.clone() for buffer in generator.buffers()]
+    recompute_batchnorm_statistics(generator, images=512)  # the same weights: the same statistics
+    assert all(torch.equal(a, b) for a, b in zip(before, generator.buffers()))
 
 
 def load(path):
@@ -66,10 +97,15 @@ def test_training_averages_g_and_checkpoints_serve_the_average(tmp_path):
     train(compose_train(*SMALL, "trainer.max_epochs=1", output_dir=tmp_path))
     state = load(tmp_path / "checkpoints" / "last.ckpt")["state_dict"]
     raw, average = state["generator.net.0.weight"], state["generator_ema.net.0.weight"]
-    assert not torch.equal(raw, average)  # 4 G updates, averaged with decays 0.1, ~0.18, 0.25, ~0.31
+    assert not torch.equal(raw, average)
+    # The average's BatchNorm statistics are its own, not copies of G's, and the checkpoint says so.
+    assert not torch.equal(state["generator.net.1.running_mean"], state["generator_ema.net.1.running_mean"])
+    checkpoint = load(tmp_path / "checkpoints" / "last.ckpt")
+    assert checkpoint[EMA_STATISTICS_KEY] is True
     generator, info = load_generator(tmp_path / "checkpoints" / "last.ckpt")
     assert info.weights == "generator_ema"
     assert torch.equal(generator.state_dict()["net.0.weight"], average)
+    assert torch.equal(generator.state_dict()["net.1.running_mean"], state["generator_ema.net.1.running_mean"])
 
 
 @pytest.mark.slow
@@ -79,11 +115,13 @@ def test_sample_uses_the_average_in_eval_mode():
         for parameter in module.generator_ema.parameters():
             parameter.mul_(0.5)
     z = torch.randn(4, module.generator.latent_dim)
-    module.generator_ema.eval()
-    expected = module.generator_ema(z)
     module.generator_ema.train()
-    assert torch.equal(module.sample(z), expected)
+    images = module.sample(z)
     assert module.generator_ema.training  # mode restored
+    reference = EMA.copy(module.generator_ema)
+    recompute_batchnorm_statistics(reference)  # the statistics sample() measured for the new weights
+    with torch.no_grad():
+        assert torch.equal(images, reference.eval()(z))
 
 
 @pytest.mark.slow
@@ -128,5 +166,5 @@ def test_ema_leaves_training_untouched(tmp_path):
 @pytest.mark.parametrize("recipe,augmented", [((), False), (("experiment=celeba_small",), True)])
 def test_recipes_turn_the_average_on(recipe, augmented):
     module = build_module(compose_train(*recipe, "model.ngf=4", "model.ndf=4"))
-    assert module.ema.decay == 0.999
+    assert module.ema.kimg == 10
     assert (module.augment is not None) == augmented

@@ -49,7 +49,7 @@ def checkpoint(tmp_path_factory) -> Path:
         f"model.latent_dim={LATENT_DIM}",
         "model.ngf=4",
         "model.ndf=4",
-        "model.ema_decay=null",
+        "model.ema_kimg=null",
         "data=synthetic",
     )
     with open_dict(cfg):

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from facegan.data.batches import EpochBatches, StagedImages
 from facegan.data.cache import open_prepared
 from facegan.data.datamodules import FaceDataModule
+from facegan.runtime.devices import resolve_device, visible_gpus
 
 
 def images_per_second(batches: Iterable[torch.Tensor], count: int, device: torch.device) -> float:
@@ -53,8 +54,8 @@ def run(cfg: DictConfig) -> None:
         (loader_label, cpu, images_per_second(plain.train_dataloader(), count, cpu)),
         ("data.cache=true: memory-mapped cache", cpu, images_per_second(cached.epoch_batches(cpu), count, cpu)),
     ]
-    if torch.cuda.is_available():
-        gpu = torch.device("cuda", torch.cuda.current_device())
+    if visible_gpus():
+        gpu = resolve_device("cuda")
         staged = StagedImages(torch.from_numpy(cached.prepared.images), gpu, cached.batch_size)
         rows += [
             (loader_label, gpu, images_per_second(plain.train_dataloader(), count, gpu)),

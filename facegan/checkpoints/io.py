@@ -10,6 +10,10 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from facegan.errors import ConfigError, describe
 from facegan.fileio import atomic_write, read_torch_file
 
+# True in a checkpoint whose generator_ema.* BatchNorm buffers were measured for the average's own weights;
+# checkpoints written before that hold copies of G's.
+EMA_STATISTICS_KEY = "ema_batchnorm_statistics_own"
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint writer, through facegan.fileio.atomic_write (fsynced before the rename)."""

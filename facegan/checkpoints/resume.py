@@ -112,6 +112,6 @@ def match_ema_weights(state_dict: dict, has_ema: bool) -> None:
         for key in [key for key in state_dict if key.startswith("generator.")]:
             state_dict["generator_ema." + key.removeprefix("generator.")] = state_dict[key].clone()
     elif not has_ema and saved:
-        log.info("model.ema_decay is off: the checkpoint's EMA generator is not used")
+        log.info("model.ema_kimg is off: the checkpoint's EMA generator is not used")
         for key in saved:
             del state_dict[key]

@@ -24,6 +24,7 @@ from facegan.data.images import ImageFilesDataset
 from facegan.data.sources import CELEBA_HELP, DataSourceError, ImageSource, find_images, fingerprint, select_split
 from facegan.data.synthetic import SyntheticFaces
 from facegan.errors import ConfigError, FaceganError
+from facegan.runtime.devices import visible_gpus
 
 
 def available_cpus() -> int:
@@ -124,7 +125,7 @@ class FaceDataModule(pl.LightningDataModule):
             drop_last=True,  # BatchNorm statistics and loss scales assume full batches
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
+            pin_memory=visible_gpus() > 0,
         )
 
     def epoch_batches(

@@ -9,11 +9,13 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from facegan.checkpoints.io import EMA_STATISTICS_KEY
 from facegan.checkpoints.resume import match_ema_weights
 from facegan.checkpoints.rng import capture_rng_state, restore_rng_state
 from facegan.gan.divergence import DivergenceMonitor
 from facegan.gan.ema import EMA
 from facegan.gan.schedule import UpdateSchedule
+from facegan.models.statistics import recompute_batchnorm_statistics
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,8 @@ class GAN(pl.LightningModule):
     Lightning counts every optimizer.step() in `global_step`, so one batch advances it by one or two;
     facegan's step-based settings (trainer.max_steps, sample and checkpoint intervals) count batches, and
     `schedule` converts where they meet Lightning.
-    With `ema`, `generator_ema` holds the moving average of G's weights, and sample() uses it.
+    With `ema`, `generator_ema` holds the moving average of G's weights, and sample() uses it, with BatchNorm
+    statistics measured for its own weights (recomputed whenever the weights have changed since).
     """
 
     optimizer_steps_per_batch = UpdateSchedule.optimizer_steps_per_batch
@@ -67,6 +70,7 @@ class GAN(pl.LightningModule):
         self.generator = generator
         self.generator_ema = generator_ema  # state_dict keys generator_ema.*, which sample.py and export prefer
         self.ema = ema
+        self._ema_statistics_at: int | None = None  # batches_done when generator_ema's statistics were measured
         self.discriminator = discriminator
         self.loss = loss
         self.schedule = UpdateSchedule(loss.n_critic)
@@ -141,7 +145,9 @@ class GAN(pl.LightningModule):
             self.untoggle_optimizer(opt_g)
             metrics["loss/g"] = g_loss
             if self.ema is not None:
-                self.ema.update(self.generator_ema, self.generator, self.schedule.generator_updates_before(batch))
+                global_batch = real.shape[0] * self.trainer.world_size
+                images_seen = (batch + 1) * global_batch
+                self.ema.update(self.generator_ema, self.generator, images_seen, self.loss.n_critic * global_batch)
 
         batches_done = batch + 1
         metrics = {name: value.detach() for name, value in metrics.items()}
@@ -170,12 +176,26 @@ class GAN(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.divergence.check(self.current_epoch)  # never let a diverged state overwrite a good checkpoint
         checkpoint["rng_states"] = capture_rng_state()  # the noise stream continues exactly on resume
+        if self.generator_ema is not None:
+            # The checkpoint serves the average to sample.py, export and evaluate: with its own statistics.
+            self.ema_generator()
+            for name, buffer in self.generator_ema.named_buffers():
+                checkpoint["state_dict"][f"generator_ema.{name}"] = buffer.detach().clone()
+            checkpoint[EMA_STATISTICS_KEY] = True
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "rng_states" in checkpoint:
             restore_rng_state(checkpoint["rng_states"])
         match_ema_weights(checkpoint["state_dict"], has_ema=self.generator_ema is not None)
         self._fixed_noise_samples = None  # new weights
+        self._ema_statistics_at = None
+
+    def ema_generator(self) -> nn.Module:
+        """generator_ema with BatchNorm statistics of its own weights, measured once per batch count."""
+        if self._ema_statistics_at != self.batches_done:
+            recompute_batchnorm_statistics(self.generator_ema)
+            self._ema_statistics_at = self.batches_done
+        return self.generator_ema
 
     def fixed_noise_samples(self) -> torch.Tensor:
         """sample(fixed_noise), computed once per batch count: the callbacks that draw it after an epoch
@@ -188,7 +208,7 @@ class GAN(pl.LightningModule):
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """Images for z from the EMA generator when there is one, else from G; in eval mode (BatchNorm
         running statistics), restoring the previous mode."""
-        generator = self.generator if self.generator_ema is None else self.generator_ema
+        generator = self.generator if self.generator_ema is None else self.ema_generator()
         was_training = generator.training
         generator.eval()
         try:
