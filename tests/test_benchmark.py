@@ -1,10 +1,13 @@
 """scripts/benchmark.py runs its modes end to end and reports both loops (no timing is asserted)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from helpers import run_cli, write_faces
+from facegan.benchmarks.quality import parse_budget, split_folder
+from facegan.errors import ConfigError
+from helpers import run_cli, save_tiny_extractor, write_faces
 
 SMALL_MODEL = ("model.ngf=8", "model.ndf=8", "data.batch_size=8", "data.num_workers=0")
 
@@ -37,3 +40,42 @@ def test_end_to_end_mode_times_both_whole_processes(tmp_path):
     summary = last_json_line(result.stdout)
     assert summary["epochs"] == 1 and summary["facegan_s"] > 0 and summary["canonical_s"] > 0
     assert "model=dcgan32" in result.stdout  # train.py trains the benchmark's model, not train.yaml's default
+
+
+def test_quality_split_is_disjoint_and_reproducible(tmp_path):
+    write_faces(tmp_path / "faces" / "img_align_celeba", 30)
+    train_root, held_root, train_count = split_folder(str(tmp_path / "faces"), 8, 0, tmp_path / "a")
+    targets = {name: {path.resolve() for path in (root / "images").iterdir()} for name, root in
+               (("train", train_root), ("held_out", held_root))}  # fmt: skip
+    assert (len(targets["train"]), len(targets["held_out"]), train_count) == (22, 8, 22)
+    assert not targets["train"] & targets["held_out"]
+    again = split_folder(str(tmp_path / "faces"), 8, 0, tmp_path / "b")[1]
+    assert {path.resolve() for path in (again / "images").iterdir()} == targets["held_out"]
+    with pytest.raises(ConfigError, match="benchmark.held_out=30"):
+        split_folder(str(tmp_path / "faces"), 30, 0, tmp_path / "c")
+
+
+@pytest.mark.parametrize("budget", ["ten minutes", "0", "-1:00"])
+def test_quality_budget_must_be_a_duration(budget):
+    with pytest.raises(ConfigError, match=f"budget={budget}"):
+        parse_budget(budget)
+    assert parse_budget("00:10:00") == 600 and parse_budget("1:30") == 90
+
+
+@pytest.mark.slow
+def test_quality_mode_scores_both_loops_against_held_out_images(tmp_path):
+    write_faces(tmp_path / "faces" / "img_align_celeba", 40)
+    result = run_cli(
+        "benchmark.py", "mode=quality", f"data.root={tmp_path / 'faces'}", "budget=00:00:03",
+        *SMALL_MODEL, "benchmark.held_out=10", "benchmark.num_samples=16", "benchmark.seeds=[1]",
+        f"metrics.feature_extractor={save_tiny_extractor(tmp_path)}", f"paths.log_dir={tmp_path / 'logs'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    )  # fmt: skip
+    summary = last_json_line(result.stdout)
+    assert summary["benchmark"] == "quality" and summary["held_out_images"] == 10 and summary["train_images"] == 30
+    assert (summary["num_fake"], summary["num_real"]) == (16, 10)
+    assert [run["loop"] for run in summary["runs"]] == ["facegan", "canonical"]
+    for run in summary["runs"]:
+        assert run["batches"] > 0 and run["fid"] > 0 and run["kid"] == run["kid"]  # not NaN
+    assert "held-out real images" in result.stdout and "facegan KID / canonical KID" in result.stdout
+    assert (Path(summary["workdir"]) / "quality.json").is_file()

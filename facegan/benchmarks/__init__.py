@@ -11,6 +11,7 @@ MODES = {
     "train": "facegan.benchmarks.throughput",
     "end_to_end": "facegan.benchmarks.end_to_end",
     "data": "facegan.benchmarks.data",
+    "quality": "facegan.benchmarks.quality",
 }
 
 

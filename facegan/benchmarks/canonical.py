@@ -45,10 +45,11 @@ def train(
     ndf: int = 64,
     epochs: int = 1,
     max_batches: int | None = None,
-    on_batch_end: Callable[[int], None] | None = None,
+    on_batch_end: Callable[[int], bool] | None = None,
     quiet: bool = False,
-) -> None:
-    """The examples' loop. `on_batch_end(batch_number)` lets the benchmark time it from outside."""
+) -> nn.Module:
+    """The examples' loop, returning its generator. `on_batch_end(batch_number)` lets a benchmark time it from
+    outside, and stop it by returning True."""
     netG = Generator(latent_dim=nz, image_size=image_size, base_channels=ngf).to(device)
     netD = nn.Sequential(Discriminator(image_size=image_size, base_channels=ndf), nn.Sigmoid()).to(device)
     criterion = nn.BCELoss()
@@ -99,13 +100,14 @@ def train(
                     f"D(x): {D_x:.4f} D(G(z)): {D_G_z1:.4f} / {D_G_z2:.4f}"
                 )
             batches += 1
-            if on_batch_end is not None:
-                on_batch_end(batches)
+            if on_batch_end is not None and on_batch_end(batches):
+                return netG
             if max_batches is not None and batches >= max_batches:
-                return
+                return netG
         if not quiet:
             with torch.no_grad():
                 netG(fixed_noise)  # the examples save this grid every epoch; the forward pass is its cost
+    return netG
 
 
 def main() -> None:

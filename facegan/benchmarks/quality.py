@@ -1,0 +1,257 @@
+"""`mode=quality`: the faces facegan and the canonical DCGAN loop make in the same wall-clock budget.
+
+    python scripts/benchmark.py mode=quality data.root=../shared/data/celeba_sample budget=00:10:00 \\
+        metrics.feature_extractor=../shared/models/inception-2015-12-05.pt
+
+The protocol, printed with the results:
+  split      `benchmark.held_out` images of the folder, drawn with `benchmark.split_seed`, never train:
+             they are the real set FID and KID compare with. Both loops train on the rest.
+  budget     each loop trains for `budget` (HH:MM:SS) of wall time on this machine, one after the other:
+             facegan as `scripts/train.py` with its defaults plus the benchmark's overrides (trainer.max_time),
+             the canonical pytorch/examples loop (facegan/benchmarks/canonical.py) until its clock runs out.
+  samples    `benchmark.num_samples` images of each final generator (facegan: the checkpoint's generator, EMA
+             when on, as scripts/sample.py uses it; canonical: netG in train mode, as the examples draw it),
+             against at most as many of the held-out images, at the model's size, with `metrics.*`'s extractor.
+  seeds      one run of each loop per entry of `benchmark.seeds`; the table gives each and their mean.
+"""
+
+import json
+import multiprocessing
+import random
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from facegan.benchmarks import canonical
+from facegan.checkpoints.generator import load_generator
+from facegan.data.datamodules import CelebADataModule
+from facegan.data.sources import find_images
+from facegan.errors import ConfigError
+from facegan.fileio import read_torch_file
+from facegan.gan.schedule import batches_from_steps
+from facegan.metrics import FidKidEvaluator, MetricSettings, load_feature_extractor
+from facegan.models import Generator
+from facegan.runtime.devices import training_device_type
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunResult:
+    loop: str
+    seed: int
+    batches: int
+    images_seen: int
+    train_s: float
+    fid: float
+    kid: float
+    kid_std: float
+
+
+def parse_budget(budget: str) -> float:
+    """HH:MM:SS (or MM:SS, or seconds) -> seconds."""
+    try:
+        parts = [float(part) for part in str(budget).split(":")]
+    except ValueError:
+        parts = []
+    if not 1 <= len(parts) <= 3 or any(part < 0 for part in parts) or sum(parts) == 0:
+        raise ConfigError(f"budget={budget} is not a duration: give HH:MM:SS, e.g. budget=00:10:00")
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
+
+
+def split_folder(root: str, held_out: int, seed: int, workdir: Path) -> tuple[Path, Path, int]:
+    """Links to the folder's images in two disjoint image folders, <workdir>/train/images and
+    <workdir>/held_out/images (ImageFolder layout for the canonical loop); returns both roots and the
+    training count."""
+    source = find_images(root)
+    if source.zip_path is not None:
+        raise ConfigError(f"data.root={root} is a zip; mode=quality splits a folder: unzip it first")
+    if not 0 < held_out < len(source):
+        raise ConfigError(
+            f"benchmark.held_out={held_out} must leave images to train on: data.root has {len(source)}, "
+            f"e.g. benchmark.held_out={len(source) // 5}"
+        )
+    files = list(source.files)
+    random.Random(seed).shuffle(files)
+    roots = {"held_out": files[:held_out], "train": files[held_out:]}
+    for name, names in roots.items():
+        folder = workdir / name / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, file in enumerate(sorted(names)):
+            link = folder / f"{index:06d}{Path(file).suffix.lower()}"
+            if not link.exists():
+                link.symlink_to(Path(source.location).resolve() / file)
+    return workdir / "train", workdir / "held_out", len(roots["train"])
+
+
+def facegan_overrides(cfg: DictConfig) -> list[str]:
+    """The benchmark's own overrides that are training settings, and the model it composed."""
+    hydra_cfg = HydraConfig.get()
+    skip = ("mode=", "benchmark.", "budget=", "data.root=", "hydra.", "metrics.", "paths.")
+    overrides = [override for override in hydra_cfg.overrides.task if not override.startswith(skip)]
+    if not any(override.startswith("model=") for override in overrides):
+        overrides.append(f"model={hydra_cfg.runtime.choices['model']}")
+    return overrides
+
+
+def train_facegan(cfg: DictConfig, train_root: Path, seconds: float, seed: int, run_dir: Path) -> tuple[Path, dict]:
+    hours, rest = divmod(int(round(seconds)), 3600)
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "train.py"),
+        *facegan_overrides(cfg),
+        f"data.root={train_root}",
+        f"seed={seed}",
+        "trainer.max_epochs=1000000",
+        f"+trainer.max_time=00:{hours:02d}:{rest // 60:02d}:{rest % 60:02d}",
+        "metrics.enabled=false",
+        "trainer.enable_progress_bar=false",
+        "~callbacks.rich_progress_bar",
+        f"paths.cache_dir={cfg.paths.cache_dir}",
+        f"hydra.run.dir={run_dir}",
+    ]
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    checkpoint_path = run_dir / "checkpoints" / "last.ckpt"
+    checkpoint = read_torch_file(checkpoint_path)
+    n_critic = cfg.loss.get("n_critic", 1)
+    batches = batches_from_steps(checkpoint["global_step"], n_critic)
+    return checkpoint_path, {"batches": batches, "process_s": time.perf_counter() - started}
+
+
+def train_canonical(cfg_dict: dict, train_root: str, seconds: float, seed: int, out: str) -> dict:
+    """In a fresh process: the examples' loop until `seconds` have passed, its netG saved to `out`."""
+    cfg = OmegaConf.create(cfg_dict)
+    torch.manual_seed(seed)
+    device = torch.device(training_device_type(cfg.trainer))
+    loader = canonical.make_loader(train_root, cfg.model.image_size, cfg.data.batch_size, cfg.data.num_workers)
+    started = time.perf_counter()
+    count = {"batches": 0}
+
+    def out_of_time(batches: int) -> bool:
+        count["batches"] = batches
+        return time.perf_counter() - started >= seconds
+
+    generator = canonical.train(
+        loader, cfg.model.image_size, device, cfg.model.latent_dim, cfg.model.ngf, cfg.model.ndf,
+        epochs=10**9, on_batch_end=out_of_time, quiet=True,
+    )  # fmt: skip
+    torch.save(generator.state_dict(), out)
+    return {"batches": count["batches"], "train_s": time.perf_counter() - started}
+
+
+def _in_fresh_process(function, *args) -> dict:
+    # An executor, not a Pool: Pool workers are daemonic and may not start DataLoader workers.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as executor:
+        return executor.submit(function, *args).result()
+
+
+def run(cfg: DictConfig) -> None:
+    bench = cfg.benchmark
+    seconds = parse_budget(cfg.budget)
+    if "root" not in cfg.data:
+        raise ConfigError("mode=quality splits an image folder: use data=celeba data.root=<folder>")
+    settings: MetricSettings = hydra.utils.instantiate(cfg.metrics, enabled=True, num_samples=bench.num_samples)
+    extractor = load_feature_extractor(settings)  # before any training: a missing extractor fails in one line
+    device = torch.device(training_device_type(cfg.trainer))
+    workdir = Path(cfg.paths.log_dir).resolve() / "benchmark" / "quality" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    train_root, held_out_root, train_count = split_folder(cfg.data.root, bench.held_out, bench.split_seed, workdir)
+
+    real = CelebADataModule(
+        root=str(held_out_root), image_size=cfg.model.image_size, batch_size=min(bench.held_out, 100),
+        cache=True, cache_dir=cfg.paths.cache_dir, num_workers=0,
+    )  # fmt: skip
+    real.prepare_data()
+    real.setup("fit")
+    evaluator = FidKidEvaluator(extractor, settings)
+    evaluator.prepare(real, device)
+
+    results: list[RunResult] = []
+    global_batch = cfg.data.batch_size
+    cfg_dict = OmegaConf.to_container(cfg, resolve=True)
+    for seed in bench.seeds:
+        checkpoint, facegan_run = train_facegan(cfg, train_root, seconds, seed, workdir / f"facegan-seed{seed}")
+        generator, _ = load_generator(checkpoint, map_location=device)
+        scores = evaluator(lambda z, generator=generator: generator(z.to(device)), generator.latent_dim, device)
+        results.append(
+            RunResult("facegan", seed, facegan_run["batches"], facegan_run["batches"] * global_batch, seconds,
+                      scores.fid, scores.kid_mean, scores.kid_std)
+        )  # fmt: skip
+
+        weights = workdir / f"canonical-seed{seed}.pt"
+        canonical_run = _in_fresh_process(train_canonical, cfg_dict, str(train_root), seconds, seed, str(weights))
+        net = Generator(cfg.model.latent_dim, cfg.model.image_size, cfg.model.ngf).to(device)
+        net.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+        net.train()  # as the examples sample it: BatchNorm on each batch's own statistics
+        with torch.no_grad():
+            scores = evaluator(lambda z, net=net: net(z.to(device)), cfg.model.latent_dim, device)
+        results.append(
+            RunResult("canonical", seed, canonical_run["batches"], canonical_run["batches"] * global_batch,
+                      canonical_run["train_s"], scores.fid, scores.kid_mean, scores.kid_std)
+        )  # fmt: skip
+    report(cfg, results, train_count, workdir, device, extractor.name)
+
+
+def report(cfg: DictConfig, results: list[RunResult], train_count: int, workdir: Path, device, extractor: str) -> None:
+    bench = cfg.benchmark
+    size = cfg.model.image_size
+    protocol = {
+        "device": str(device),
+        "image_size": size,
+        "budget": str(cfg.budget),
+        "train_images": train_count,
+        "held_out_images": bench.held_out,
+        "split_seed": bench.split_seed,
+        "num_fake": bench.num_samples,
+        "num_real": min(bench.num_samples, bench.held_out),
+        "extractor": extractor,
+        "seeds": list(bench.seeds),
+        "facegan_overrides": facegan_overrides(cfg),
+        "workdir": str(workdir),
+    }
+    print(
+        f"Quality in {cfg.budget} of training per loop, {size}x{size}, device {device}: {protocol['num_fake']} "
+        f"generated vs {protocol['num_real']} held-out real images ({bench.held_out} of the folder, split seed "
+        f"{bench.split_seed}, never trained on; {train_count} train), extractor {extractor}"
+    )
+    print(f"  {'loop':<10} {'seed':>5} {'batches':>8} {'images':>9} {'train s':>8} {'FID':>8} {'KIDx1000':>9}")
+    for result in results:
+        print(
+            f"  {result.loop:<10} {result.seed:>5} {result.batches:>8,} {result.images_seen:>9,} "
+            f"{result.train_s:>8.0f} {result.fid:>8.1f} {result.kid * 1000:>9.1f}"
+        )
+    means = {}
+    for loop in ("facegan", "canonical"):
+        kids = [result.kid for result in results if result.loop == loop]
+        fids = [result.fid for result in results if result.loop == loop]
+        spread = statistics.stdev(kids) * 1000 if len(kids) > 1 else 0.0
+        means[loop] = {"fid": statistics.mean(fids), "kid": statistics.mean(kids), "kid_x1000_stdev": spread}
+        print(
+            f"  {loop:<10} {'mean':>5} {'':>8} {'':>9} {'':>8} {means[loop]['fid']:>8.1f} "
+            f"{means[loop]['kid'] * 1000:>9.1f} (+-{spread:.1f})"
+        )
+    ratio = means["facegan"]["kid"] / means["canonical"]["kid"]
+    print(f"  facegan KID / canonical KID: {ratio:.2f}")
+    summary = {
+        "benchmark": "quality",
+        **protocol,
+        "runs": [asdict(result) for result in results],
+        "mean": means,
+        "kid_ratio": round(ratio, 3),
+    }
+    (workdir / "quality.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary))
