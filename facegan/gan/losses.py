@@ -106,13 +106,30 @@ class BCELoss(_LabelledLoss):
 
 
 class LSGANLoss(_LabelledLoss):
-    """Least-squares GAN (Mao et al. 2017): mean squared distance of D's output to targets 1 and 0."""
+    """Least-squares GAN (Mao et al. 2017): mean squared distance of D's output to targets 1 and 0.
+
+    D's output is its raw logit times `output_scale`. The squared distance does not saturate, so it takes
+    D's output at face value: a DCGAN discriminator's raw logit starts with a spread of about the 0-to-1
+    target gap and moves by about as much in one Adam step, so the targets G chases swing past each other
+    from one update to the next and G collapses to one texture (docs/RESULTS.md). A smaller scale keeps each
+    step of D's output small against the gap; 1.0 is the paper's raw form."""
+
+    def __init__(self, real_label: float = 1.0, fake_label: float = 0.0, n_critic: int = 1, output_scale: float = 1.0):
+        super().__init__(real_label, fake_label, n_critic)
+        if isinstance(output_scale, bool) or not isinstance(output_scale, (int, float)) or output_scale <= 0:
+            raise ConfigError(f"loss.output_scale={output_scale} must be a positive number, e.g. 0.1")
+        self.output_scale = float(output_scale)
 
     def _distance(self, logits: torch.Tensor, target: float) -> torch.Tensor:
-        return (logits.float() - target).pow(2).mean()
+        return (self.score(logits) - target).pow(2).mean()
 
     def score(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.float()
+        return logits.float() * self.output_scale
+
+    def __repr__(self) -> str:
+        return (
+            f"LSGANLoss(real_label={self.real_label}, fake_label={self.fake_label}, output_scale={self.output_scale})"
+        )
 
 
 class HingeLoss(GANLoss):
