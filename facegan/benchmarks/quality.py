@@ -195,7 +195,7 @@ def run(cfg: DictConfig) -> None:
         weights = workdir / f"canonical-seed{seed}.pt"
         canonical_run = _in_fresh_process(train_canonical, cfg_dict, str(train_root), seconds, seed, str(weights))
         net = Generator(cfg.model.latent_dim, cfg.model.image_size, cfg.model.ngf).to(device)
-        net.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+        net.load_state_dict(read_torch_file(weights, map_location=device))
         net.train()  # as the examples sample it: BatchNorm on each batch's own statistics
         with torch.no_grad():
             scores = evaluator(lambda z, net=net: net(z.to(device)), cfg.model.latent_dim, device)
