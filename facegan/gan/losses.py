@@ -112,7 +112,7 @@ class LSGANLoss(_LabelledLoss):
     D's output at face value: a DCGAN discriminator's raw logit starts with a spread of about the 0-to-1
     target gap and moves by about as much in one Adam step, so the targets G chases swing past each other
     from one update to the next and G collapses to one texture (docs/RESULTS.md). A smaller scale keeps each
-    step of D's output small against the gap; 1.0 is the paper's raw form."""
+    step of D's output small against the gap (conf/loss/lsgan.yaml sets it); 1.0 is the paper's raw form."""
 
     def __init__(self, real_label: float = 1.0, fake_label: float = 0.0, n_critic: int = 1, output_scale: float = 1.0):
         super().__init__(real_label, fake_label, n_critic)
