@@ -15,7 +15,7 @@ from helpers import SHARED_CELEBA, compose_train
 
 BATCHES = 90  # 5 epochs of the 2,330-image sample at batch 128
 # Measured on samples pooled to 8x8 (face layout, not pixel noise), in [-1, 1] units. After these batches
-# faces give a contrast within each image of 0.12-0.17 and a spread across z of 0.05-0.08; LSGAN's collapsed
+# faces gave a contrast within each image of 0.12-0.30 and a spread across z of 0.05-0.31; LSGAN's collapsed
 # grey texture gave 0.046 and 0.020 (docs/RESULTS.md has the runs).
 STRUCTURE_FLOOR = 0.08
 VARIETY_FLOOR = 0.035
