@@ -11,38 +11,22 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
-from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from facegan.benchmarks.processes import REPO_ROOT, run_timed, training_overrides
 from facegan.benchmarks.throughput import image_folder_root
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _timed(command: list[str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return time.perf_counter() - started
 
 
 def run(cfg: DictConfig) -> None:
-    hydra_cfg = HydraConfig.get()
-    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("mode=", "benchmark."))]
-    if not any(o.startswith("model=") for o in overrides):
-        # benchmark.yaml picks its own model (conf/benchmark.yaml), not train.yaml's: time train.py on the same one
-        overrides.append(f"model={hydra_cfg.runtime.choices['model']}")
+    overrides = training_overrides()
     epochs = cfg.trainer.max_epochs
     scripts = REPO_ROOT / "scripts"
     if cfg.data.get("cache", False):
         subprocess.run([sys.executable, str(scripts / "prepare_data.py"), *overrides], cwd=REPO_ROOT, check=True)
     with tempfile.TemporaryDirectory() as run_dir:
-        facegan_seconds = _timed([sys.executable, str(scripts / "train.py"), *overrides, f"hydra.run.dir={run_dir}"])
-    canonical_seconds = _timed(
+        facegan_seconds = run_timed([sys.executable, str(scripts / "train.py"), *overrides, f"hydra.run.dir={run_dir}"])
+    canonical_seconds = run_timed(
         [
             sys.executable, "-m", "facegan.benchmarks.canonical",
             "--dataroot", image_folder_root(cfg.data),

@@ -16,22 +16,19 @@ The protocol, printed with the results:
 """
 
 import json
-import multiprocessing
 import random
 import statistics
-import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import hydra
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from facegan.benchmarks import canonical
+from facegan.benchmarks.processes import REPO_ROOT, in_fresh_process, run_timed, training_overrides
 from facegan.checkpoints.generator import load_generator
 from facegan.data.datamodules import CelebADataModule
 from facegan.data.sources import find_images
@@ -41,8 +38,6 @@ from facegan.gan.schedule import batches_from_steps
 from facegan.metrics import FidKidEvaluator, MetricSettings, load_feature_extractor
 from facegan.models import Generator
 from facegan.runtime.devices import training_device_type
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -96,22 +91,18 @@ def split_folder(root: str, held_out: int, seed: int, workdir: Path) -> tuple[Pa
     return workdir / "train", workdir / "held_out", len(roots["train"])
 
 
-def facegan_overrides(cfg: DictConfig) -> list[str]:
-    """The benchmark's own overrides that are training settings, and the model it composed."""
-    hydra_cfg = HydraConfig.get()
-    skip = ("mode=", "benchmark.", "budget=", "data.root=", "hydra.", "metrics.", "paths.")
-    overrides = [override for override in hydra_cfg.overrides.task if not override.startswith(skip)]
-    if not any(override.startswith("model=") for override in overrides):
-        overrides.append(f"model={hydra_cfg.runtime.choices['model']}")
-    return overrides
+def facegan_overrides() -> list[str]:
+    """The benchmark's training overrides; the split's data.root, the run folders and metrics are its own."""
+    return training_overrides("data.root=", "hydra.", "metrics.", "paths.")
 
 
-def train_facegan(cfg: DictConfig, train_root: Path, seconds: float, seed: int, run_dir: Path) -> tuple[Path, dict]:
+def train_facegan(cfg: DictConfig, train_root: Path, seconds: float, seed: int, run_dir: Path) -> tuple[Path, int]:
+    """scripts/train.py for `seconds` of training; its last checkpoint and the batches it trained."""
     hours, rest = divmod(int(round(seconds)), 3600)
     command = [
         sys.executable,
         str(REPO_ROOT / "scripts" / "train.py"),
-        *facegan_overrides(cfg),
+        *facegan_overrides(),
         f"data.root={train_root}",
         f"seed={seed}",
         "trainer.max_epochs=1000000",
@@ -122,15 +113,12 @@ def train_facegan(cfg: DictConfig, train_root: Path, seconds: float, seed: int, 
         f"paths.cache_dir={cfg.paths.cache_dir}",
         f"hydra.run.dir={run_dir}",
     ]
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    run_timed(command)
     checkpoint_path = run_dir / "checkpoints" / "last.ckpt"
     checkpoint = read_torch_file(checkpoint_path)
     n_critic = cfg.loss.get("n_critic", 1)
     batches = batches_from_steps(checkpoint["global_step"], n_critic)
-    return checkpoint_path, {"batches": batches, "process_s": time.perf_counter() - started}
+    return checkpoint_path, batches
 
 
 def train_canonical(cfg_dict: dict, train_root: str, seconds: float, seed: int, out: str) -> dict:
@@ -152,12 +140,6 @@ def train_canonical(cfg_dict: dict, train_root: str, seconds: float, seed: int, 
     )  # fmt: skip
     torch.save(generator.state_dict(), out)
     return {"batches": count["batches"], "train_s": time.perf_counter() - started}
-
-
-def _in_fresh_process(function, *args) -> dict:
-    # An executor, not a Pool: Pool workers are daemonic and may not start DataLoader workers.
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as executor:
-        return executor.submit(function, *args).result()
 
 
 def run(cfg: DictConfig) -> None:
@@ -184,16 +166,16 @@ def run(cfg: DictConfig) -> None:
     global_batch = cfg.data.batch_size
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
     for seed in bench.seeds:
-        checkpoint, facegan_run = train_facegan(cfg, train_root, seconds, seed, workdir / f"facegan-seed{seed}")
+        checkpoint, batches = train_facegan(cfg, train_root, seconds, seed, workdir / f"facegan-seed{seed}")
         generator, _ = load_generator(checkpoint, map_location=device)
         scores = evaluator(lambda z, generator=generator: generator(z.to(device)), generator.latent_dim, device)
         results.append(
-            RunResult("facegan", seed, facegan_run["batches"], facegan_run["batches"] * global_batch, seconds,
+            RunResult("facegan", seed, batches, batches * global_batch, seconds,
                       scores.fid, scores.kid_mean, scores.kid_std)
         )  # fmt: skip
 
         weights = workdir / f"canonical-seed{seed}.pt"
-        canonical_run = _in_fresh_process(train_canonical, cfg_dict, str(train_root), seconds, seed, str(weights))
+        canonical_run = in_fresh_process(train_canonical, cfg_dict, str(train_root), seconds, seed, str(weights))
         net = Generator(cfg.model.latent_dim, cfg.model.image_size, cfg.model.ngf).to(device)
         net.load_state_dict(read_torch_file(weights, map_location=device))
         net.train()  # as the examples sample it: BatchNorm on each batch's own statistics
@@ -220,7 +202,7 @@ def report(cfg: DictConfig, results: list[RunResult], train_count: int, workdir:
         "num_real": min(bench.num_samples, bench.held_out),
         "extractor": extractor,
         "seeds": list(bench.seeds),
-        "facegan_overrides": facegan_overrides(cfg),
+        "facegan_overrides": facegan_overrides(),
         "workdir": str(workdir),
     }
     print(

@@ -9,10 +9,8 @@ Both run on the same device, model size, batch size and images, each in a fresh 
 """
 
 import json
-import multiprocessing
 import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import hydra
@@ -21,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from facegan.benchmarks import canonical
+from facegan.benchmarks.processes import in_fresh_process
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError
 from facegan.gan.module import GAN
@@ -131,12 +130,6 @@ def measure_canonical(cfg_dict: dict) -> dict:
     }
 
 
-def _in_fresh_process(function, cfg_dict: dict) -> dict:
-    # An executor, not a Pool: Pool workers are daemonic and may not start DataLoader workers.
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as executor:
-        return executor.submit(function, cfg_dict).result()
-
-
 def image_folder_root(data_cfg: DictConfig) -> str:
     """The ImageFolder root the canonical loop needs: the parent of the folder holding the images."""
     if "root" not in data_cfg:
@@ -152,8 +145,8 @@ def run(cfg: DictConfig) -> None:
     cfg_dict["benchmark"]["image_folder"] = image_folder_root(cfg.data)
     images = cfg.benchmark.batches * cfg.data.batch_size
     results = {
-        "facegan": _in_fresh_process(measure_facegan, cfg_dict),
-        "canonical": _in_fresh_process(measure_canonical, cfg_dict),
+        "facegan": in_fresh_process(measure_facegan, cfg_dict),
+        "canonical": in_fresh_process(measure_canonical, cfg_dict),
     }
     for result in results.values():
         result["img_per_s"] = images / result["seconds"]

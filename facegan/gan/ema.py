@@ -27,7 +27,7 @@ from facegan.errors import ConfigError
 class EMA:
     """The averaging rule; the average itself is a network the LightningModule holds (`generator_ema`)."""
 
-    def __init__(self, kimg: float, rampup: float | None = 0.05):
+    def __init__(self, kimg: float, rampup: float | None):
         if isinstance(kimg, bool) or not isinstance(kimg, (int, float)) or kimg <= 0:
             raise ConfigError(f"model.ema_kimg={kimg} must be a positive number of thousand images (e.g. 10), or null")
         if rampup is not None and (isinstance(rampup, bool) or not 0 < rampup <= 1):

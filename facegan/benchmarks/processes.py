@@ -1,0 +1,43 @@
+"""The processes a benchmark starts: scripts run as a user runs them, functions in a fresh interpreter, and
+the training overrides those processes are given."""
+
+import multiprocessing
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_timed(command: list[str]) -> float:
+    """Run a command from the repository root, its output discarded; its wall time, or RuntimeError with the
+    end of its stderr when it fails."""
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
+    """function(*args) in a newly spawned interpreter, so its peak memory and start-up are its own."""
+    # An executor, not a Pool: Pool workers are daemonic and may not start DataLoader workers.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as executor:
+        return executor.submit(function, *args).result()
+
+
+def training_overrides(*skip: str) -> list[str]:
+    """The benchmark's command-line overrides that scripts/train.py understands (leaving out the benchmark's own
+    and those starting with `skip`), plus the model the benchmark composed: conf/benchmark.yaml picks its own
+    model, not train.yaml's, so train.py must be told to train the same one."""
+    hydra_cfg = HydraConfig.get()
+    own = ("mode=", "benchmark.", "budget=")
+    overrides = [override for override in hydra_cfg.overrides.task if not override.startswith((*own, *skip))]
+    if not any(override.startswith("model=") for override in overrides):
+        overrides.append(f"model={hydra_cfg.runtime.choices['model']}")
+    return overrides
