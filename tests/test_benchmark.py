@@ -4,8 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
-from facegan.benchmarks.quality import parse_budget, split_folder
+from facegan.benchmarks.quality import contender_overrides, parse_budget, split_folder
 from facegan.errors import ConfigError
 from helpers import run_cli, save_tiny_extractor, write_faces
 
@@ -69,13 +70,35 @@ def test_quality_mode_scores_both_loops_against_held_out_images(tmp_path):
         "benchmark.py", "mode=quality", f"data.root={tmp_path / 'faces'}", "budget=00:00:03",
         *SMALL_MODEL, "benchmark.held_out=10", "benchmark.num_samples=16", "benchmark.seeds=[1]",
         f"metrics.feature_extractor={save_tiny_extractor(tmp_path)}", f"paths.log_dir={tmp_path / 'logs'}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
+        f"paths.cache_dir={tmp_path / 'cache'}", '+benchmark.contenders.lsgan="loss=lsgan data.batch_size=4"',
     )  # fmt: skip
     summary = last_json_line(result.stdout)
     assert summary["benchmark"] == "quality" and summary["held_out_images"] == 10 and summary["train_images"] == 30
     assert (summary["num_fake"], summary["num_real"]) == (16, 10)
-    assert [run["loop"] for run in summary["runs"]] == ["facegan", "canonical"]
-    for run in summary["runs"]:
+    assert summary["contenders"] == {"defaults": [], "lsgan": ["loss=lsgan", "data.batch_size=4"]}
+    runs = {run["loop"]: run for run in summary["runs"]}
+    assert list(runs) == ["defaults", "lsgan", "canonical"]
+    for run in runs.values():
         assert run["batches"] > 0 and run["fid"] > 0 and run["kid"] == run["kid"]  # not NaN
-    assert "held-out real images" in result.stdout and "facegan KID / canonical KID" in result.stdout
-    assert (Path(summary["workdir"]) / "quality.json").is_file()
+    assert runs["lsgan"]["images_seen"] == 4 * runs["lsgan"]["batches"]  # the contender's own batch size
+    assert runs["defaults"]["images_seen"] == 8 * runs["defaults"]["batches"]
+    assert set(summary["kid_ratios"]) == {"defaults/canonical", "lsgan/canonical", "lsgan/defaults"}
+    assert "held-out real images" in result.stdout and "KID lsgan/defaults" in result.stdout
+    workdir = Path(summary["workdir"])
+    assert (workdir / "quality.json").is_file()
+    assert OmegaConf.load(workdir / "lsgan-seed1" / ".hydra" / "config.yaml").loss._target_.endswith("LSGANLoss")
+
+
+@pytest.mark.parametrize(
+    ("contenders", "message"),
+    [({}, "benchmark.contenders is empty"), ({"canonical": ""}, "contenders.canonical"),
+     ({"a b": ""}, "contenders.a b")],
+)  # fmt: skip
+def test_quality_contenders_are_named_recipes(contenders, message):
+    with pytest.raises(ConfigError, match=message):
+        contender_overrides(contenders)
+    assert contender_overrides({"defaults": None, "wide": "model.ngf=128 model.ndf=128", "x": ["loss=hinge"]}) == {
+        "defaults": [],
+        "wide": ["model.ngf=128", "model.ndf=128"],
+        "x": ["loss=hinge"],
+    }

@@ -12,6 +12,9 @@ The protocol, printed with the results:
   samples    `benchmark.num_samples` images of each final generator (facegan: the checkpoint's generator, EMA
              when on, as scripts/sample.py uses it; canonical: netG in train mode, as the examples draw it),
              against at most as many of the held-out images, at the model's size, with `metrics.*`'s extractor.
+  contenders `benchmark.contenders` names facegan recipes trained side by side, each a string of train.py
+             overrides on top of the benchmark's (`defaults: ""` is facegan as a user runs it), e.g.
+             `+benchmark.contenders.lsgan=loss=lsgan`; `benchmark.canonical=false` leaves out the canonical loop.
   seeds      one run of each loop per entry of `benchmark.seeds`; the table gives each and their mean.
 """
 
@@ -42,6 +45,8 @@ from facegan.runtime.devices import training_device_type
 
 @dataclass
 class RunResult:
+    """One trained loop's scores: `loop` is a contender's name or "canonical"."""
+
     loop: str
     seed: int
     batches: int
@@ -96,13 +101,35 @@ def facegan_overrides() -> list[str]:
     return training_overrides("data.root=", "hydra.", "metrics.", "paths.")
 
 
-def train_facegan(cfg: DictConfig, train_root: Path, seconds: float, seed: int, run_dir: Path) -> tuple[Path, int]:
-    """scripts/train.py for `seconds` of training; its last checkpoint and the batches it trained."""
+def contender_overrides(contenders: dict) -> dict[str, list[str]]:
+    """benchmark.contenders as {name: [override, ...]}; a name is a run folder's name, so plain."""
+    if not contenders:
+        raise ConfigError(
+            "benchmark.contenders is empty: give at least one recipe, e.g. benchmark.contenders={defaults: ''}"
+        )
+    parsed = {}
+    for name, overrides in contenders.items():
+        if not str(name).replace("_", "").replace("-", "").isalnum() or name == "canonical":
+            raise ConfigError(
+                f"benchmark.contenders.{name}: name a contender with letters, digits, - and _ (not canonical)"
+            )
+        if overrides is None:
+            overrides = ""
+        parsed[str(name)] = str(overrides).split() if isinstance(overrides, str) else [str(item) for item in overrides]
+    return parsed
+
+
+def train_facegan(
+    cfg: DictConfig, train_root: Path, seconds: float, seed: int, run_dir: Path, recipe: list[str]
+) -> tuple[Path, int, int]:
+    """scripts/train.py with the contender's `recipe` for `seconds` of training; its last checkpoint and the
+    batches and images it trained on."""
     hours, rest = divmod(int(round(seconds)), 3600)
     command = [
         sys.executable,
         str(REPO_ROOT / "scripts" / "train.py"),
         *facegan_overrides(),
+        *recipe,
         f"data.root={train_root}",
         f"seed={seed}",
         "trainer.max_epochs=1000000",
@@ -116,9 +143,9 @@ def train_facegan(cfg: DictConfig, train_root: Path, seconds: float, seed: int, 
     run_timed(command)
     checkpoint_path = run_dir / "checkpoints" / "last.ckpt"
     checkpoint = read_torch_file(checkpoint_path)
-    n_critic = cfg.loss.get("n_critic", 1)
-    batches = batches_from_steps(checkpoint["global_step"], n_critic)
-    return checkpoint_path, batches
+    composed = OmegaConf.load(run_dir / ".hydra" / "config.yaml")  # the recipe may change n_critic or the batch
+    batches = batches_from_steps(checkpoint["global_step"], composed.loss.get("n_critic", 1))
+    return checkpoint_path, batches, batches * composed.data.batch_size
 
 
 def train_canonical(cfg_dict: dict, train_root: str, seconds: float, seed: int, out: str) -> dict:
@@ -147,6 +174,7 @@ def run(cfg: DictConfig) -> None:
     seconds = parse_budget(cfg.budget)
     if "root" not in cfg.data:
         raise ConfigError("mode=quality splits an image folder: use data=celeba data.root=<folder>")
+    contenders = contender_overrides(OmegaConf.to_container(bench.contenders))
     settings: MetricSettings = hydra.utils.instantiate(cfg.metrics, enabled=True, num_samples=bench.num_samples)
     extractor = load_feature_extractor(settings)  # before any training: a missing extractor fails in one line
     device = torch.device(training_device_type(cfg.trainer))
@@ -166,14 +194,15 @@ def run(cfg: DictConfig) -> None:
     global_batch = cfg.data.batch_size
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
     for seed in bench.seeds:
-        checkpoint, batches = train_facegan(cfg, train_root, seconds, seed, workdir / f"facegan-seed{seed}")
-        generator, _ = load_generator(checkpoint, map_location=device)
-        scores = evaluator(lambda z, generator=generator: generator(z.to(device)), generator.latent_dim, device)
-        results.append(
-            RunResult("facegan", seed, batches, batches * global_batch, seconds,
-                      scores.fid, scores.kid_mean, scores.kid_std)
-        )  # fmt: skip
-
+        for name, recipe in contenders.items():
+            checkpoint, batches, images = train_facegan(
+                cfg, train_root, seconds, seed, workdir / f"{name}-seed{seed}", recipe
+            )
+            generator, _ = load_generator(checkpoint, map_location=device)
+            scores = evaluator(lambda z, generator=generator: generator(z.to(device)), generator.latent_dim, device)
+            results.append(RunResult(name, seed, batches, images, seconds, scores.fid, scores.kid_mean, scores.kid_std))
+        if not bench.canonical:
+            continue
         weights = workdir / f"canonical-seed{seed}.pt"
         canonical_run = in_fresh_process(train_canonical, cfg_dict, str(train_root), seconds, seed, str(weights))
         net = Generator(cfg.model.latent_dim, cfg.model.image_size, cfg.model.ngf).to(device)
@@ -185,10 +214,18 @@ def run(cfg: DictConfig) -> None:
             RunResult("canonical", seed, canonical_run["batches"], canonical_run["batches"] * global_batch,
                       canonical_run["train_s"], scores.fid, scores.kid_mean, scores.kid_std)
         )  # fmt: skip
-    report(cfg, results, train_count, workdir, device, extractor.name)
+    report(cfg, results, contenders, train_count, workdir, device, extractor.name)
 
 
-def report(cfg: DictConfig, results: list[RunResult], train_count: int, workdir: Path, device, extractor: str) -> None:
+def report(
+    cfg: DictConfig,
+    results: list[RunResult],
+    contenders: dict[str, list[str]],
+    train_count: int,
+    workdir: Path,
+    device,
+    extractor: str,
+) -> None:
     bench = cfg.benchmark
     size = cfg.model.image_size
     protocol = {
@@ -203,6 +240,7 @@ def report(cfg: DictConfig, results: list[RunResult], train_count: int, workdir:
         "extractor": extractor,
         "seeds": list(bench.seeds),
         "facegan_overrides": facegan_overrides(),
+        "contenders": contenders,
         "workdir": str(workdir),
     }
     print(
@@ -210,30 +248,40 @@ def report(cfg: DictConfig, results: list[RunResult], train_count: int, workdir:
         f"generated vs {protocol['num_real']} held-out real images ({bench.held_out} of the folder, split seed "
         f"{bench.split_seed}, never trained on; {train_count} train), extractor {extractor}"
     )
-    print(f"  {'loop':<10} {'seed':>5} {'batches':>8} {'images':>9} {'train s':>8} {'FID':>8} {'KIDx1000':>9}")
+    for name, recipe in contenders.items():
+        print(f"  {name}: scripts/train.py {' '.join([*facegan_overrides(), *recipe])}")
+    width = max(10, *(len(name) for name in contenders))
+    print(f"  {'loop':<{width}} {'seed':>5} {'batches':>8} {'images':>9} {'train s':>8} {'FID':>8} {'KIDx1000':>9}")
     for result in results:
         print(
-            f"  {result.loop:<10} {result.seed:>5} {result.batches:>8,} {result.images_seen:>9,} "
+            f"  {result.loop:<{width}} {result.seed:>5} {result.batches:>8,} {result.images_seen:>9,} "
             f"{result.train_s:>8.0f} {result.fid:>8.1f} {result.kid * 1000:>9.1f}"
         )
     means = {}
-    for loop in ("facegan", "canonical"):
+    for loop in dict.fromkeys(result.loop for result in results):
         kids = [result.kid for result in results if result.loop == loop]
         fids = [result.fid for result in results if result.loop == loop]
         spread = statistics.stdev(kids) * 1000 if len(kids) > 1 else 0.0
         means[loop] = {"fid": statistics.mean(fids), "kid": statistics.mean(kids), "kid_x1000_stdev": spread}
         print(
-            f"  {loop:<10} {'mean':>5} {'':>8} {'':>9} {'':>8} {means[loop]['fid']:>8.1f} "
-            f"{means[loop]['kid'] * 1000:>9.1f} (+-{spread:.1f})"
+            f"  {loop:<{width}} {'mean':>5} {'':>8} {'':>9} {'':>8} {means[loop]['fid']:>8.1f} "
+            f"{means[loop]['kid'] * 1000:>9.1f} (+-{spread:.1f} over seeds)"
         )
-    ratio = means["facegan"]["kid"] / means["canonical"]["kid"]
-    print(f"  facegan KID / canonical KID: {ratio:.2f}")
+    first = next(iter(contenders))
+    ratios = {}
+    for loop in means:
+        if "canonical" in means and loop != "canonical":
+            ratios[f"{loop}/canonical"] = means[loop]["kid"] / means["canonical"]["kid"]
+        if loop not in (first, "canonical"):
+            ratios[f"{loop}/{first}"] = means[loop]["kid"] / means[first]["kid"]
+    for pair, ratio in ratios.items():
+        print(f"  KID {pair}: {ratio:.2f}")
     summary = {
         "benchmark": "quality",
         **protocol,
         "runs": [asdict(result) for result in results],
         "mean": means,
-        "kid_ratio": round(ratio, 3),
+        "kid_ratios": {pair: round(ratio, 3) for pair, ratio in ratios.items()},
     }
     (workdir / "quality.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))
