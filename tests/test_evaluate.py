@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TINY, metrics_overrides, run_cli
+from helpers import TINY, compose_config, metrics_overrides, run_cli
 
 DATA = ("data=synthetic", "data.num_images=256")  # the synthetic faces the checkpoint was trained on
 
@@ -27,6 +27,8 @@ def test_prints_one_json_line_with_scores_counts_extractor_and_checkpoint(checkp
     assert scores["fid"] > 0 and scores["kid_std"] >= 0 and isinstance(scores["kid_mean"], float)
     assert (scores["num_real"], scores["num_fake"]) == (48, 48)
     assert scores["extractor"].startswith("tiny_extractor-")
+    assert scores["fid48"] == scores["fid"] and scores["kid48"] == scores["kid_mean"]  # as training logs them
+    assert scores["protocol"] == "default" and not scores["quantized"] and "bilinear" in scores["resizer"]
     assert scores["ckpt_path"] == str(checkpoint) and scores["device"] == "cpu" and scores["seconds"] > 0
     assert "Real-image features: 48 images" in result.stderr
 
@@ -35,12 +37,29 @@ def test_prints_one_json_line_with_scores_counts_extractor_and_checkpoint(checkp
     assert "from the cache" in again.stderr  # ... whose features were not extracted again
 
 
+def test_mimicry_protocol_is_50k_samples_against_the_whole_dataset():
+    metrics = compose_config("evaluate", "protocol=mimicry").metrics
+    assert (metrics.num_samples, metrics.num_real, metrics.quantize) == (50000, "all", True)
+    assert (metrics.kid_subsets, metrics.kid_subset_size, metrics.feature_extractor) == (10, 5000, None)
+
+
+@pytest.mark.slow
+def test_mimicry_protocol_scores_quantized_samples_against_every_real_image(checkpoint, tmp_path):
+    small = (*metrics_overrides(tmp_path, num_samples=40), "metrics.kid_subset_size=20")
+    result = run_cli("evaluate.py", f"ckpt_path={checkpoint}", *DATA, "protocol=mimicry", *small)
+    scores = json.loads(result.stdout)
+    assert scores["protocol"] == "mimicry" and scores["quantized"]
+    assert (scores["num_fake"], scores["num_real"]) == (40, 256)  # every image of the dataset
+    assert scores["fid40"] == scores["fid"] > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides,expected",
     [
         (("ckpt_path=/nonexistent/last.ckpt",), "ckpt_path=/nonexistent/last.ckpt is not a file"),
         (("metrics.num_samples=1",), "metrics.num_samples=1"),
+        (("metrics.num_real=most",), "metrics.num_real=most"),
         (("device=cuda:7",), "device=cuda:7"),
     ],
 )

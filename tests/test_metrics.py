@@ -11,8 +11,10 @@ from torch import nn
 from facegan.data.synthetic import SyntheticFaces
 from facegan.errors import ConfigError
 from facegan.metrics import FeatureExtractor, FidKid, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
+from facegan.metrics.evaluator import quantized
 from facegan.metrics.feature_cache import RealFeatureCache
 from facegan.metrics.features import generated_features
+from facegan.metrics.settings import metric_key
 from helpers import TINY, TinyConvNet, metrics_overrides, run_cli, save_tiny_extractor, tensorboard_tags
 
 # A few batches of synthetic faces; add metrics_overrides() to measure them.
@@ -108,11 +110,33 @@ def test_every_row_is_in_exactly_one_share():
         ({"num_samples": 1}, "metrics.num_samples=1"),
         ({"every_n_epochs": 0}, "metrics.every_n_epochs=0"),
         ({"feature_extractor": "/nonexistent/i.pt"}, "metrics.feature_extractor=/nonexistent/i.pt is not a file"),
+        ({"num_real": 1}, "metrics.num_real=1"),
+        ({"num_real": "most"}, "metrics.num_real=most"),
+        ({"quantize": "no"}, "metrics.quantize=no"),
     ],
 )
 def test_bad_settings_are_one_line_errors(override, message):
     with pytest.raises(ConfigError, match=message):
         MetricSettings(**override)
+
+
+def test_metric_keys_carry_the_sample_count_and_the_real_set_its_own():
+    assert MetricSettings(num_samples=10000).fid_key == "metrics/fid10k"
+    assert MetricSettings(num_samples=50000).kid_key == "metrics/kid50k"
+    assert metric_key("fid", 500) == "metrics/fid500" and metric_key("fid", 2500) == "metrics/fid2500"
+    assert MetricSettings(num_samples=100).real_count(60) == 60  # at most the dataset
+    assert MetricSettings(num_samples=100).real_count(1000) == 100
+    assert MetricSettings(num_samples=100, num_real="all").real_count(1000) == 1000
+    assert MetricSettings(num_samples=100, num_real=300).real_count(1000) == 300
+
+
+def test_quantized_sampling_rounds_to_8_bit_levels():
+    images = torch.linspace(-1, 1, 1000).reshape(1, 1, 10, 100)
+    rounded = quantized(lambda z: images)(torch.zeros(1))
+    levels = (rounded + 1) * 127.5
+    torch.testing.assert_close(levels, levels.round(), atol=1e-4, rtol=0)
+    assert (rounded - images).abs().max() <= 1 / 127.5 / 2 + 1e-6
+    assert rounded.min() == -1 and rounded.max() == 1
 
 
 def test_auto_is_on_for_gpus_only():
@@ -181,13 +205,15 @@ def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp
     overrides = (*metrics_overrides(tmp_path), "trainer.max_epochs=3", "metrics.every_n_epochs=2")
     result = run_cli("train.py", *TINY_RUN, *overrides, f"hydra.run.dir={run_dir}")
 
-    assert {"metrics/fid", "metrics/kid"} <= tensorboard_tags(run_dir)["scalars"]
+    scalars = tensorboard_tags(run_dir)["scalars"]
+    assert {"metrics/fid64", "metrics/kid64"} <= scalars  # the sample count is part of the key
+    assert not {"metrics/fid", "metrics/kid"} & scalars
     evaluations = read_jsonl(run_dir / "metrics.jsonl")
     assert [line["epoch"] for line in evaluations] == [1, 2]  # every 2nd epoch, and the last one
     assert [line["images_seen"] for line in evaluations] == [64, 96]  # 2 batches of 16 per epoch
     assert all(line["num_fake"] == line["num_real"] == 64 and line["fid"] >= 0 for line in evaluations)
     best = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
-    (best_state,) = [state for name, state in best["callbacks"].items() if "metrics/fid" in name]
+    (best_state,) = [state for name, state in best["callbacks"].items() if "metrics/fid64" in name]
     assert best_state["best_model_score"].item() == pytest.approx(min(line["fid"] for line in evaluations))
     assert "cached in" in result.stdout
 

@@ -13,12 +13,10 @@ from facegan.metrics import FidKidEvaluator, MetricSettings, MetricsUnavailable,
 
 log = logging.getLogger(__name__)
 
-FID_KEY = "metrics/fid"
-KID_KEY = "metrics/kid"
-
 
 class MetricsCallback(pl.Callback):
-    """Logs `metrics/fid` and `metrics/kid` (TensorBoard, and callback_metrics for checkpoints and sweeps)
+    """Logs `metrics/fid<N>` and `metrics/kid<N>`, N the sample count (metrics/fid10k: TensorBoard, and
+    callback_metrics for checkpoints and sweeps)
     after every `every_n_epochs` epochs and after the last one, and appends one line per evaluation to
     `metrics.jsonl` in the run folder. When metrics are off, or no feature extractor can be loaded,
     training goes on and the reason is logged once, with how to turn them on."""
@@ -62,8 +60,8 @@ class MetricsCallback(pl.Callback):
         seconds = time.perf_counter() - started
         # Every rank holds rank 0's scores (broadcast), so the checkpoint callbacks of all ranks agree;
         # sync_dist averages equal values and tells Lightning they are global.
-        pl_module.log(FID_KEY, scores.fid, on_step=False, on_epoch=True, sync_dist=True)
-        pl_module.log(KID_KEY, scores.kid_mean, on_step=False, on_epoch=True, sync_dist=True)
+        pl_module.log(self.settings.fid_key, scores.fid, on_step=False, on_epoch=True, sync_dist=True)
+        pl_module.log(self.settings.kid_key, scores.kid_mean, on_step=False, on_epoch=True, sync_dist=True)
         if trainer.is_global_zero:
             images_seen = pl_module.batches_done * trainer.datamodule.batch_size * trainer.world_size
             record = {

@@ -54,6 +54,11 @@ def scale_to_model_range(pixels: torch.Tensor) -> torch.Tensor:
     return pixels.float().div_(127.5).sub_(1.0)
 
 
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Floats in [-1, 1] -> uint8 [0, 255], rounded to the nearest level (the inverse of scale_to_model_range)."""
+    return ((images.float() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
 def to_model_range(pixels: np.ndarray) -> torch.Tensor:
     """uint8 (H, W, 3) -> float32 (3, H, W) in [-1, 1]."""
     return scale_to_model_range(torch.from_numpy(pixels).permute(2, 0, 1))

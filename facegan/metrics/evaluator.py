@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from facegan.data.images import scale_to_model_range, to_uint8
 from facegan.metrics.extractors import FeatureExtractor
 from facegan.metrics.feature_cache import RealFeatureCache, real_features_key
 from facegan.metrics.features import Shard, generated_features, real_features, real_images, real_sample_indices
@@ -36,7 +37,7 @@ class FidKidEvaluator:
             return
         settings = self.settings
         dataset = real_images(datamodule)
-        indices = real_sample_indices(len(dataset), settings.num_samples, settings.seed)
+        indices = real_sample_indices(len(dataset), settings.real_count(len(dataset)), settings.seed)
         key = real_features_key(datamodule, len(dataset), self.extractor.name, len(indices), settings.seed)
         features = self.cache.load(key) if self.shard.rank == 0 else None
         if not self.shard.broadcast(features is not None):
@@ -59,6 +60,8 @@ class FidKidEvaluator:
         """Scores of the images `sample(z)` makes from settings.num_samples fixed z (on every rank)."""
         assert self.prepared, "prepare() must run before the first evaluation"
         settings = self.settings
+        if settings.quantize:
+            sample = quantized(sample)
         fake = generated_features(
             self.extractor,
             sample,
@@ -71,3 +74,12 @@ class FidKidEvaluator:
         )
         scores = self.scorer(fake) if self.shard.rank == 0 else None
         return self.shard.broadcast(scores)
+
+
+def quantized(sample: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`sample` with its images rounded to the 256 levels of an 8-bit image file, still in [-1, 1]."""
+
+    def sample_8bit(z: torch.Tensor) -> torch.Tensor:
+        return scale_to_model_range(to_uint8(sample(z)))
+
+    return sample_8bit

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facegan.data.images import to_uint8
 from facegan.errors import FaceganError, describe
 from facegan.metrics.settings import MetricSettings
 
@@ -27,6 +28,7 @@ class FeatureExtractor(nn.Module):
     """Base of facegan's extractors: frozen, always in eval mode, named for the feature cache."""
 
     name: str
+    resizer: str  # how images reach the network's input size: part of a score's protocol
 
     def __init__(self, name: str):
         super().__init__()
@@ -39,6 +41,8 @@ class FeatureExtractor(nn.Module):
 class TorchScriptExtractor(FeatureExtractor):
     """A TorchScript network taking (N, 3, 299, 299) RGB in [-1, 1], such as the 2015-12-05 Inception
     that FID was defined with. Images are resized bilinearly to 299 first."""
+
+    resizer = "bilinear to 299 in float (torch interpolate, align_corners=False)"
 
     def __init__(self, path: str | Path):
         path = Path(path).expanduser()
@@ -60,6 +64,8 @@ class StandardInception(FeatureExtractor):
     """torch-fidelity's Inception-v3 (the TensorFlow FID graph's weights), 2048 pool features; the same
     network torchmetrics uses by default. Downloads its weights on first use unless given a local copy."""
 
+    resizer = "8-bit images, bilinear to 299 as the TensorFlow graph does (torch-fidelity's TF-compatible resize)"
+
     def __init__(self, weights_path: str | Path | None = None):
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
@@ -75,7 +81,7 @@ class StandardInception(FeatureExtractor):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # torch-fidelity wants uint8 [0, 255] and does its own (TensorFlow-compatible) resize to 299.
-        pixels = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        pixels = to_uint8(images)
         (features,) = self.network(pixels)
         return features.float()
 

@@ -2,7 +2,8 @@
 (what torchrun and SLURM decide), strategy (gan_ddp), startup (imports without the GC).
 
 `register()` makes facegan's names known to the libraries that look them up by name: the config resolvers
-`${facegan.run_name:...}` and `${facegan.on_rank_zero:...}` (conf/hydra/default.yaml) and Lightning's
+`${facegan.run_name:...}` and `${facegan.on_rank_zero:...}` (conf/hydra/default.yaml), `${facegan.metric_key:fid,N}`
+(the logged name of FID on N samples, metrics/fid10k: conf/callbacks/best_checkpoint.yaml) and Lightning's
 `strategy=gan_ddp`. Every entry point calls it before Hydra composes a config; it is idempotent.
 This module imports nothing heavy itself, so scripts can import `startup` from it first.
 """
@@ -12,10 +13,16 @@ def register() -> None:
     from omegaconf import OmegaConf
     from pytorch_lightning.strategies import StrategyRegistry
 
+    from facegan.metrics.settings import metric_key
     from facegan.runtime.distributed import on_rank_zero, shared_run_name
     from facegan.runtime.strategy import STRATEGY_NAME, GANDDPStrategy
 
-    for name, resolver in (("facegan.run_name", shared_run_name), ("facegan.on_rank_zero", on_rank_zero)):
+    resolvers = {
+        "facegan.run_name": shared_run_name,
+        "facegan.on_rank_zero": on_rank_zero,
+        "facegan.metric_key": metric_key,
+    }
+    for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
     if STRATEGY_NAME not in StrategyRegistry:

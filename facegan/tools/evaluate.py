@@ -33,7 +33,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     scores = evaluator(lambda z: generator(z.to(device)), info.latent_dim, device)
     return {
         **scores.as_dict(),
+        # the same numbers under the sample count's names, as training logs them (metrics/fid10k -> fid10k)
+        settings.fid_key.removeprefix("metrics/"): scores.fid,
+        settings.kid_key.removeprefix("metrics/"): scores.kid_mean,
+        "protocol": cfg.protocol.name,
         "extractor": evaluator.extractor.name,
+        "resizer": evaluator.extractor.resizer,
+        "quantized": settings.quantize,
         "ckpt_path": info.ckpt_path,
         "weights": info.weights,
         "epoch": info.epoch,
