@@ -8,7 +8,7 @@ ARGS ?=
 BENCH_DATA ?= $(if $(wildcard ../shared/data/celeba_sample),../shared/data/celeba_sample,data/celeba)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train lint format test test-fast bench tensorboard clean
+.PHONY: help install demo train lint format test test-fast bench gpu-check gpu-prepare tensorboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,13 @@ test-fast: $(STAMP)  ## the inner loop: every test but the slow ones (real CLI r
 
 bench: $(STAMP)  ## training img/s of facegan vs the canonical DCGAN loop (BENCH_DATA=<image folder>)
 	$(PY) scripts/benchmark.py data.root=$(BENCH_DATA) $(ARGS)
+
+# No install step: a lent GPU machine has no network; PY=python3 there, with the wheels of make gpu-prepare.
+gpu-check:  ## on a CUDA machine: its CUDA-only tests, speed table and a short 64x64 quality run, one report (< 9 min)
+	$(PY) scripts/gpu_check.py $(ARGS)
+
+gpu-prepare: $(STAMP)  ## pack .gpu/ (wheels, CelebA sample, Inception) for make gpu-check on a bare GPU machine
+	$(PY) scripts/gpu_check.py pack_to=.gpu $(ARGS)
 
 tensorboard: $(STAMP)  ## open TensorBoard on every run under outputs/
 	$(VENV)/bin/tensorboard --logdir outputs

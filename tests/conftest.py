@@ -4,8 +4,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from helpers import write_faces
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` skip, saying so, on a machine without a CUDA GPU."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU: make gpu-check runs these on one")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

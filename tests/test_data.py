@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 
 from facegan.data.batches import EpochBatches, ResidentImages, StagedImages, fits_in_device_memory, place_images
 from facegan.data.datamodules import CelebADataModule, SyntheticDataModule
+from facegan.data.images import to_uint8
 from facegan.data.sources import DataSourceError, find_images, fingerprint, select_split
 from facegan.errors import ConfigError
 from helpers import write_faces
@@ -201,10 +202,6 @@ def numbered_images(count: int) -> torch.Tensor:
     return images + torch.arange(4, dtype=torch.uint8) * 50  # distinct columns make flips visible
 
 
-def to_uint8(batch: torch.Tensor) -> torch.Tensor:
-    return batch.add(1).mul(127.5).round().to(torch.uint8)
-
-
 def batches_of(images: torch.Tensor, **kwargs) -> EpochBatches:
     return EpochBatches(ResidentImages(images), **{"batch_size": 4, "seed": 0, "epoch": lambda: 0, **kwargs})
 
@@ -271,7 +268,7 @@ def test_device_memory_rule_keeps_a_reserve_for_training():
     assert not fits_in_device_memory(1, free_bytes=3 * gib, total_bytes=16 * gib)  # already short of the reserve
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.cuda
 def test_cuda_paths_match_the_cpu_path():
     images = numbered_images(40)
     gpu = torch.device("cuda")

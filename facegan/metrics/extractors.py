@@ -51,7 +51,8 @@ class TorchScriptExtractor(FeatureExtractor):
         with warnings.catch_warnings():
             # Recent torch marks TorchScript deprecated; the FID Inception is only published in that format.
             warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=FutureWarning)
-            self.network = torch.jit.load(str(path), map_location="cpu").eval()
+            # float(): a copy whose weights were stored in half precision (make gpu-prepare) computes in fp32.
+            self.network = torch.jit.load(str(path), map_location="cpu").float().eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         size = (INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE)
