@@ -169,6 +169,12 @@ def train_canonical(cfg_dict: dict, train_root: str, seconds: float, seed: int, 
     return {"batches": count["batches"], "train_s": time.perf_counter() - started}
 
 
+def progress(result: RunResult) -> None:
+    """One line per trained loop while the benchmark goes on: a long run shows where it is."""
+    print(f"{result.loop} seed {result.seed}: {result.batches:,} batches, FID {result.fid:.1f}, "
+          f"KIDx1000 {result.kid * 1000:.1f}", flush=True)  # fmt: skip
+
+
 def run(cfg: DictConfig) -> None:
     bench = cfg.benchmark
     seconds = parse_budget(cfg.budget)
@@ -201,6 +207,7 @@ def run(cfg: DictConfig) -> None:
             generator, _ = load_generator(checkpoint, map_location=device)
             scores = evaluator(lambda z, generator=generator: generator(z.to(device)), generator.latent_dim, device)
             results.append(RunResult(name, seed, batches, images, seconds, scores.fid, scores.kid_mean, scores.kid_std))
+            progress(results[-1])
         if not bench.canonical:
             continue
         weights = workdir / f"canonical-seed{seed}.pt"
@@ -214,6 +221,7 @@ def run(cfg: DictConfig) -> None:
             RunResult("canonical", seed, canonical_run["batches"], canonical_run["batches"] * global_batch,
                       canonical_run["train_s"], scores.fid, scores.kid_mean, scores.kid_std)
         )  # fmt: skip
+        progress(results[-1])
     report(cfg, results, contenders, train_count, workdir, device, extractor.name)
 
 
