@@ -1,14 +1,63 @@
 """Cheap checks of a composed config, run before anything heavy is built or any file written."""
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from facegan.errors import ConfigError
 from facegan.models import num_resolution_blocks
 from facegan.runtime.devices import asks_for_gpu, requested_processes, training_device_type, visible_gpus
 
+MODEL_SIZES = (32, 64, 128)  # conf/model/dcgan<size>.yaml
+
+
+# (config key, smallest allowed value, an example): counts and rates that must be positive numbers.
+POSITIVE_INTEGERS = (
+    ("model.latent_dim", 1, 100),
+    ("model.ngf", 1, 64),
+    ("model.ndf", 1, 64),
+    ("loss.n_critic", 1, 1),
+    ("trainer.log_every_n_steps", 1, 10),
+    ("seed", 0, 42),
+    ("checkpoint.every_n_batches", 0, 500),
+)
+POSITIVE_NUMBERS = (
+    ("optimizer.generator.lr", 2e-4),
+    ("optimizer.discriminator.lr", 2e-4),
+    ("loss.gp_weight", 10),
+    ("loss.output_scale", 0.02),
+)
+# Switches a typo must not turn on: `data.cache=no` is the string "no", which Python reads as true.
+BOOLEANS = ("data.cache", "data.flip", "data.download", "model.spectral_norm", "trainer.deterministic")
+
+
+def is_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_values(cfg: DictConfig) -> None:
+    """The numbers and switches every run reads: right type, right range."""
+    for key, minimum, example in POSITIVE_INTEGERS:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and (not is_integer(value) or value < minimum):
+            raise ConfigError(f"{key}={value} must be an integer >= {minimum}, e.g. {key}={example}")
+    for key, example in POSITIVE_NUMBERS:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise ConfigError(f"{key}={value} must be a number > 0, e.g. {key}={example}")
+    real_label = OmegaConf.select(cfg, "loss.real_label", default=None)
+    if real_label is not None and (isinstance(real_label, bool) or not 0 < real_label <= 1):
+        raise ConfigError(f"loss.real_label={real_label} must be in (0, 1]: 1.0, or 0.9 for one-sided smoothing")
+    crop = OmegaConf.select(cfg, "data.crop_size", default=None)
+    if crop is not None and (not is_integer(crop) or crop < 1):
+        raise ConfigError(f"data.crop_size={crop} must be null (the short side) or a positive pixel count, e.g. 140")
+    for key in BOOLEANS:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{key}={value} must be true or false")
+
 
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError with a one-line message for values that cannot work."""
+    check_values(cfg)
     model_size = cfg.model.image_size
     try:
         num_resolution_blocks(model_size)
@@ -16,9 +65,10 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"model.image_size: {error}") from None
     data_size = cfg.data.image_size
     if data_size != model_size:
+        size_models = ", ".join(f"model=dcgan{size}" for size in MODEL_SIZES)
         raise ConfigError(
             f"data.image_size={data_size} does not match model.image_size={model_size}: drop the data.image_size "
-            f"override (it follows the model) or choose the model of that size, e.g. model=dcgan{data_size}"
+            f"override (it follows the model) or choose a model of another size ({size_models})"
         )
     batch_size = cfg.data.batch_size
     if not isinstance(batch_size, int) or batch_size <= 0:
@@ -26,10 +76,17 @@ def check_config(cfg: DictConfig) -> None:
             f"data.batch_size={batch_size} must be a positive integer (per device), e.g. data.batch_size=128"
         )
     trainer = cfg.trainer
-    if trainer.get("max_epochs") in (None, -1) and trainer.get("max_steps", -1) in (None, -1):
+    unlimited = trainer.get("max_epochs") in (None, -1) and trainer.get("max_steps", -1) in (None, -1)
+    if unlimited and trainer.get("max_time") is None:
         raise ConfigError(
-            "trainer.max_epochs and trainer.max_steps are both unset: set one, e.g. trainer.max_epochs=10"
+            "trainer.max_epochs, trainer.max_steps and trainer.max_time are all unset: set one, "
+            "e.g. trainer.max_epochs=10 or trainer.max_time=00:02:00:00"
         )
+    if trainer.get("max_epochs") == 0:
+        raise ConfigError("trainer.max_epochs=0 trains nothing: give a positive count, or -1 with trainer.max_time")
+    keep = cfg.get("checkpoint", {}).get("keep_epochs", -1)
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < -1:
+        raise ConfigError(f"checkpoint.keep_epochs={keep} must be an integer >= 0, or -1 to keep every epoch's")
     if asks_for_gpu(trainer) and visible_gpus() == 0:
         raise ConfigError(f"trainer.accelerator={trainer.accelerator} but no CUDA GPU is visible: use trainer=cpu")
     processes = requested_processes(trainer)

@@ -40,7 +40,7 @@ def test_optimizer_presets_and_separate_learning_rates():
 
 def test_image_size_mismatch_is_a_one_line_error():
     cfg = compose_train("data=synthetic", "model=dcgan32", "data.image_size=64")
-    with pytest.raises(ConfigError, match="data.image_size=64 does not match model.image_size=32.*model=dcgan64"):
+    with pytest.raises(ConfigError, match="data.image_size=64 does not match model.image_size=32.*model=dcgan64,"):
         check_config(cfg)
 
 
@@ -49,11 +49,37 @@ def test_image_size_mismatch_is_a_one_line_error():
     [
         ("data.batch_size=0", "data.batch_size=0"),
         ("model.image_size=48", "image_size=48"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0"),
+        ("model.latent_dim=0", "model.latent_dim=0 must be an integer >= 1"),
+        ("model.ngf=0", "model.ngf=0"),
+        ("model.ndf=-3", "model.ndf=-3"),
+        ("loss.n_critic=0", "loss.n_critic=0"),
+        ("loss.real_label=1.5", r"loss.real_label=1.5 must be in \(0, 1\]"),
+        ("loss=wgan_gp loss.gp_weight=0", "loss.gp_weight=0 must be a number > 0"),
+        ("loss=lsgan loss.output_scale=0", "loss.output_scale=0"),
+        ("checkpoint.every_n_batches=-5", "checkpoint.every_n_batches=-5"),
+        ("seed=-1", "seed=-1"),
+        ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps=0"),
+        ("data=celeba data.crop_size=0", "data.crop_size=0"),
+        ("optimizer.lr=-1", "optimizer.generator.lr=-1"),
+        ("optimizer.lr=0", "optimizer.generator.lr=0"),
+        ("optimizer=ttur optimizer.discriminator.lr=0", "optimizer.discriminator.lr=0"),
+        ("data.cache=no", "data.cache=no must be true or false"),
+        ("model.spectral_norm=no", "model.spectral_norm=no must be true or false"),
+        ("data.image_size=48", "model=dcgan32, model=dcgan64, model=dcgan128"),
+        ("trainer.max_epochs=-1", "trainer.max_time=00:02:00:00"),  # no limit at all: says how to time-box
+        ("checkpoint.keep_epochs=-2", "checkpoint.keep_epochs=-2"),
     ],
 )
 def test_bad_values_fail_before_training(override, message):
     with pytest.raises(ConfigError, match=message):
-        check_config(compose_train("data=synthetic", override))
+        base = () if override.startswith("data=") else ("data=synthetic",)
+        check_config(compose_train(*base, *override.split()))
+
+
+def test_a_time_box_alone_is_a_limit():
+    check_config(compose_train("data=synthetic", "trainer.max_epochs=-1", "trainer.max_time=00:02:00:00"))
+    check_config(compose_train("data=synthetic", "trainer.max_epochs=-1", "++trainer.max_time=00:02:00:00"))
 
 
 def test_max_steps_counts_batches_and_multi_process_picks_gan_ddp():

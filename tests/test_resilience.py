@@ -13,6 +13,7 @@ from facegan.checkpoints.resume import resolve_ckpt_path
 from facegan.errors import ConfigError
 from facegan.gan.divergence import TrainingDiverged
 from facegan.gan.losses import BCELoss
+from facegan.gan.schedule import batches_from_steps
 from facegan.train import train
 from helpers import REPO_ROOT, TINY, compose_train, run_cli
 
@@ -21,6 +22,25 @@ SMALL = (*TINY, "data.num_images=128", "data.batch_size=32")
 
 def load(path):
     return torch.load(path, map_location="cpu")  # weights_only=True, as Lightning loads on resume
+
+
+@pytest.mark.slow
+def test_disk_holds_last_and_the_newest_epochs_and_last_is_never_versioned(tmp_path):
+    # every_n_batches below the epoch's batches: the mid-epoch last.ckpt and the epoch's own share one file
+    train(compose_train(*TINY, "trainer.max_epochs=4", "checkpoint.keep_epochs=2", "checkpoint.every_n_batches=1",
+                        output_dir=tmp_path))  # fmt: skip
+    names = sorted(path.name for path in (tmp_path / "checkpoints").iterdir())
+    assert names == ["epoch_002.ckpt", "epoch_003.ckpt", "last.ckpt"]
+    last = load(tmp_path / "checkpoints" / "last.ckpt")
+    assert batches_from_steps(last["global_step"], 1) == 4 * 4  # 4 epochs of 64 images in batches of 16
+
+
+@pytest.mark.slow
+def test_a_time_boxed_run_stops_on_its_clock_and_saves_last(tmp_path):
+    train(compose_train(*TINY, "trainer.max_epochs=-1", "trainer.max_time=00:00:00:04", output_dir=tmp_path))
+    last = load(tmp_path / "checkpoints" / "last.ckpt")
+    assert batches_from_steps(last["global_step"], 1) > 0
+    assert len(list((tmp_path / "checkpoints").glob("epoch_*.ckpt"))) <= 3  # the default checkpoint.keep_epochs
 
 
 @pytest.mark.slow

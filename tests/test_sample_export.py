@@ -260,3 +260,41 @@ def test_export_cli_reports_the_largest_difference(checkpoint, tmp_path):
     assert bad.stderr.strip() == (
         "facegan: error: format=tflite is not an export format: use format=torchscript or format=onnx"
     )
+
+
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "checkpoint_v0_1.ckpt"
+
+
+def crafted_checkpoint(tmp_path: Path, generator_spec: dict) -> Path:
+    checkpoint = torch.load(FIXTURE, map_location="cpu", weights_only=True)
+    checkpoint["hyper_parameters"]["network_config"]["generator"] = generator_spec
+    path = tmp_path / "crafted.ckpt"
+    torch.save(checkpoint, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"_target_": "os.system", "command": "touch {marker}"}, "names generator class 'os.system'"),
+        ({"_target_": "facegan.models.Generator", "latent_dim": "8; touch {marker}"}, "not as integers"),
+        ({"_target_": "facegan.models.Generator", "latent_dim": 8, "_args_": ["x"]}, "does not take"),
+    ],
+)
+def test_a_checkpoint_naming_another_callable_is_refused_and_runs_nothing(tmp_path, spec, message):
+    marker = tmp_path / "ran"
+    spec = {key: value.format(marker=marker) if isinstance(value, str) else value for key, value in spec.items()}
+    path = crafted_checkpoint(tmp_path, spec)
+    with pytest.raises(ConfigError, match=message):
+        load_generator(path)
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_sample_cli_refuses_a_crafted_checkpoint_in_one_line(tmp_path):
+    marker = tmp_path / "ran"
+    path = crafted_checkpoint(tmp_path, {"_target_": "os.system", "command": f"touch {marker}"})
+    result = run_cli("sample.py", f"ckpt_path={path}", f"outdir={tmp_path / 'out'}", check=False)
+    assert result.returncode == 2 and not marker.exists() and not (tmp_path / "out").exists()
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("facegan: error:")]
+    assert "os.system" in error and "scripts/train.py" in error

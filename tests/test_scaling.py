@@ -16,7 +16,7 @@ from lightning_fabric.plugins.environments import SLURMEnvironment
 from facegan.checkpoints.resume import own_checkpoint_after_restart
 from facegan.config_checks import check_config
 from facegan.errors import ConfigError
-from facegan.runtime.distributed import follow_launcher_layout, shared_run_name
+from facegan.runtime.distributed import follow_launcher_layout, run_folder, shared_run_name
 from facegan.runtime.strategy import GANDDPStrategy
 from facegan.train import train, trainer_overrides
 from helpers import REPO_ROOT, TINY, compose_train, run_cli
@@ -151,6 +151,16 @@ def test_run_folder_name_comes_from_the_launch_not_the_clock(no_launcher):
     assert shared_run_name(TIMESTAMP) == TIMESTAMP  # one task agrees with itself
     torchrun_task(no_launcher, rank=1, run_id="abc")
     assert shared_run_name(TIMESTAMP) == "torchrun-abc"  # asked before SLURM: `srun torchrun ...`
+
+
+def test_launches_in_the_same_second_get_folders_of_their_own(no_launcher, tmp_path):
+    first = run_folder(str(tmp_path), TIMESTAMP)
+    assert first == str(tmp_path / TIMESTAMP) and Path(first).is_dir()
+    assert run_folder(str(tmp_path), TIMESTAMP) == first  # the same process asking again
+    run_folder.cache_clear()  # as a second process would
+    assert run_folder(str(tmp_path), TIMESTAMP) == str(tmp_path / f"{TIMESTAMP}-2")
+    torchrun_task(no_launcher, rank=1, run_id="abc")
+    assert run_folder(str(tmp_path / "launch"), TIMESTAMP) == str(tmp_path / "launch" / "torchrun-abc")
 
 
 def test_torchrun_without_run_id_is_one_line_error(no_launcher, capsys):

@@ -61,6 +61,25 @@ def test_resume_continues_from_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_fresh_run_never_writes_into_another_runs_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli("train.py", *TINY_CLI, f"hydra.run.dir={run_dir}")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+
+    again = run_cli("train.py", *TINY_CLI, f"hydra.run.dir={run_dir}", check=False)
+    assert again.returncode == 2
+    (error,) = [line for line in again.stderr.splitlines() if line.startswith("facegan: error:")]
+    assert f"hydra.run.dir={run_dir} holds another run's outputs" in error and f"ckpt_path={last}" in error
+    assert last.read_bytes() == before and not list(run_dir.glob("checkpoints/*-v1.ckpt"))
+    assert len(list((run_dir / "tensorboard").rglob("events.*"))) == 1  # no second run's curves
+
+    # Going on in place, as the message says, is a resume and allowed.
+    run_cli("train.py", *TINY_CLI, "trainer.max_epochs=3", f"ckpt_path={last}", f"hydra.run.dir={run_dir}")
+    assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.slow
 def test_max_steps_counts_batches(tmp_path):
     run_dir = tmp_path / "run"
     run_cli(

@@ -133,7 +133,7 @@ def train_facegan(
         f"data.root={train_root}",
         f"seed={seed}",
         "trainer.max_epochs=1000000",
-        f"+trainer.max_time=00:{hours:02d}:{rest // 60:02d}:{rest % 60:02d}",
+        f"trainer.max_time=00:{hours:02d}:{rest // 60:02d}:{rest % 60:02d}",
         "metrics.enabled=false",
         "trainer.enable_progress_bar=false",
         "~callbacks.rich_progress_bar",

@@ -4,12 +4,12 @@ loads on a CPU-only machine): the network config travels in the checkpoint's hyp
 from dataclasses import dataclass
 from pathlib import Path
 
-import hydra
 import torch
 from torch import nn
 
 from facegan.checkpoints.io import EMA_STATISTICS_KEY, read_checkpoint
 from facegan.errors import ConfigError
+from facegan.models import Generator
 from facegan.models.statistics import recompute_batchnorm_statistics
 
 # The EMA generator (an exponential moving average of G's weights) gives smoother samples: used when present.
@@ -49,6 +49,30 @@ def generator_weights(state_dict: dict[str, torch.Tensor]) -> tuple[str | None, 
     return None, {}
 
 
+# The generator classes a checkpoint may name, and the arguments each takes: a checkpoint is data, so the class is
+# looked up here, never imported from the name the file gives (a crafted `_target_` could name any callable).
+GENERATORS = {"facegan.models.Generator": (Generator, {"latent_dim", "image_size", "base_channels", "channels"})}
+
+
+def build_generator(spec: dict, ckpt_path: str | Path) -> nn.Module:
+    """The generator a checkpoint's network_config describes, from the allow-list, with integer arguments."""
+    spec = dict(spec)
+    target = spec.pop("_target_", None)
+    if target not in GENERATORS:
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} names generator class {target!r}, not one of facegan's "
+            f"({', '.join(GENERATORS)}): only checkpoints written by scripts/train.py load"
+        )
+    cls, allowed = GENERATORS[target]
+    bad = {key: value for key, value in spec.items() if key not in allowed or type(value) is not int}
+    if bad:
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} gives the generator arguments it does not take, or not as integers ({bad}): "
+            "only checkpoints written by scripts/train.py load"
+        )
+    return cls(**spec)
+
+
 def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, GeneratorInfo]:
     """The checkpoint's generator in eval mode (BatchNorm running statistics, as the training grids use)."""
     path = check_checkpoint_path(ckpt_path)
@@ -61,7 +85,7 @@ def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cp
             "use a checkpoint written by scripts/train.py"
         )
 
-    generator: nn.Module = hydra.utils.instantiate(network_config["generator"])
+    generator = build_generator(network_config["generator"], ckpt_path)
     generator.load_state_dict(weights)
     generator.to(map_location).eval()
     if weights_name == "generator_ema" and not checkpoint.get(EMA_STATISTICS_KEY):

@@ -49,14 +49,32 @@ def own_checkpoint_after_restart(output_dir: Path, checkpoint_dir: Path) -> Path
     return newest
 
 
+# What a run writes into its folder (Hydra's own .hydra/ and train.log come first, from every launch).
+RUN_OUTPUTS = ("checkpoints", "tensorboard", "samples", "metrics.jsonl", "loss_plot.png")
+
+
+def check_run_folder_is_free(output_dir: Path, checkpoint_dir: Path) -> None:
+    """A fresh run never writes into another run's folder (its curves would overlay, its checkpoints mix)."""
+    taken = [name for name in RUN_OUTPUTS if (output_dir / name).exists()]
+    if checkpoint_dir.is_dir() and any(checkpoint_dir.glob("*.ckpt")) and "checkpoints" not in taken:
+        taken.append(str(checkpoint_dir))
+    if taken:
+        raise ConfigError(
+            f"hydra.run.dir={output_dir} holds another run's outputs ({', '.join(taken)}): resume it with "
+            f"ckpt_path={checkpoint_dir / 'last.ckpt'}, or give a new hydra.run.dir"
+        )
+
+
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
-    """The checkpoint file to resume from (None: start fresh)."""
+    """The checkpoint file to resume from (None: start fresh, in a folder no other run wrote to)."""
     output_dir, checkpoint_dir = Path(cfg.paths.output_dir), Path(cfg.paths.checkpoint_dir)
     restarted = own_checkpoint_after_restart(output_dir, checkpoint_dir)
     if restarted is not None:
         return str(restarted)
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is None:
+        if launcher_restart_count() == 0:
+            check_run_folder_is_free(output_dir, checkpoint_dir)
         return None
     if ckpt_path == "last":
         runs_root = Path(cfg.paths.log_dir) / cfg.task_name

@@ -2,7 +2,7 @@
 (what torchrun and SLURM decide), strategy (gan_ddp), startup (imports without the GC).
 
 `register()` makes facegan's names known to the libraries that look them up by name: the config resolvers
-`${facegan.run_name:...}` and `${facegan.on_rank_zero:...}` (conf/hydra/default.yaml), `${facegan.metric_key:fid,N}`
+`${facegan.run_folder:...}` and `${facegan.on_rank_zero:...}` (conf/hydra/default.yaml), `${facegan.metric_key:fid,N}`
 (the logged name of FID on N samples, metrics/fid10k: conf/callbacks/best_checkpoint.yaml) and Lightning's
 `strategy=gan_ddp`. Every entry point calls it before Hydra composes a config; it is idempotent.
 This module imports nothing heavy itself, so scripts can import `startup` from it first.
@@ -14,11 +14,11 @@ def register() -> None:
     from pytorch_lightning.strategies import StrategyRegistry
 
     from facegan.metrics.settings import metric_key
-    from facegan.runtime.distributed import on_rank_zero, shared_run_name
+    from facegan.runtime.distributed import on_rank_zero, run_folder
     from facegan.runtime.strategy import STRATEGY_NAME, GANDDPStrategy
 
     resolvers = {
-        "facegan.run_name": shared_run_name,
+        "facegan.run_folder": run_folder,
         "facegan.on_rank_zero": on_rank_zero,
         "facegan.metric_key": metric_key,
     }

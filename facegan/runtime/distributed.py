@@ -9,8 +9,11 @@ Every process runs scripts/train.py and composes the config itself, so anything 
 processes (the run folder) comes from variables the launcher sets identically on all of them, never a clock.
 """
 
+import functools
+import itertools
 import logging
 import os
+from pathlib import Path
 
 import pytorch_lightning as pl
 from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
@@ -54,6 +57,24 @@ def shared_run_name(single_process_name: str) -> str:
     if SLURMEnvironment.detect() and int(os.environ["SLURM_NTASKS"]) > 1 and "SLURM_STEP_ID" in os.environ:
         return f"slurm-{os.environ['SLURM_JOB_ID']}.{os.environ['SLURM_STEP_ID']}"  # the tasks of one srun
     return single_process_name
+
+
+@functools.cache  # Hydra may resolve hydra.run.dir more than once: one process claims one folder
+def run_folder(parent: str, timestamp: str) -> str:
+    """Config resolver for a run's folder: <parent>/<shared_run_name>. A process started on its own claims a
+    folder no other launch has (the timestamp, then <timestamp>-2, -3, ...: two launches in the same second
+    never share one); the processes of a torchrun or srun launch, and its restarts, all get the launch's."""
+    name = shared_run_name(timestamp)
+    if name != timestamp:
+        return str(Path(parent) / name)
+    for attempt in itertools.count(1):
+        folder = Path(parent) / (timestamp if attempt == 1 else f"{timestamp}-{attempt}")
+        try:
+            folder.mkdir(parents=True)  # atomic: of two launches, exactly one creates it
+            return str(folder)
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
 
 
 def launcher_restart_count() -> int:
