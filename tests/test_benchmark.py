@@ -76,6 +76,7 @@ def test_quality_mode_scores_both_loops_against_held_out_images(tmp_path):
     assert summary["benchmark"] == "quality" and summary["held_out_images"] == 10 and summary["train_images"] == 30
     assert (summary["num_fake"], summary["num_real"]) == (16, 10)
     assert summary["contenders"] == {"defaults": [], "lsgan": ["loss=lsgan", "data.batch_size=4"]}
+    assert not any("benchmark." in override for override in summary["facegan_overrides"])
     runs = {run["loop"]: run for run in summary["runs"]}
     assert list(runs) == ["defaults", "lsgan", "canonical"]
     for run in runs.values():

@@ -37,7 +37,10 @@ def training_overrides(*skip: str) -> list[str]:
     model, not train.yaml's, so train.py must be told to train the same one."""
     hydra_cfg = HydraConfig.get()
     own = ("mode=", "benchmark.", "budget=")
-    overrides = [override for override in hydra_cfg.overrides.task if not override.startswith((*own, *skip))]
+    # `+benchmark.contenders.x=...` and `~key` are the benchmark's too: compare without Hydra's +, ++ and ~ marks.
+    overrides = [
+        override for override in hydra_cfg.overrides.task if not override.lstrip("+~").startswith((*own, *skip))
+    ]
     if not any(override.startswith("model=") for override in overrides):
         overrides.append(f"model={hydra_cfg.runtime.choices['model']}")
     return overrides
