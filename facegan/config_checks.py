@@ -9,8 +9,8 @@ from facegan.runtime.devices import asks_for_gpu, requested_processes, training_
 MODEL_SIZES = (32, 64, 128)  # conf/model/dcgan<size>.yaml
 
 
-# (config key, smallest allowed value, an example): counts and rates that must be positive numbers.
-POSITIVE_INTEGERS = (
+# (config key, smallest allowed value, an example): the integer settings and their lower bounds.
+INTEGER_MINIMUMS = (
     ("model.latent_dim", 1, 100),
     ("model.ngf", 1, 64),
     ("model.ndf", 1, 64),
@@ -18,6 +18,7 @@ POSITIVE_INTEGERS = (
     ("trainer.log_every_n_steps", 1, 10),
     ("seed", 0, 42),
     ("checkpoint.every_n_batches", 0, 500),
+    ("checkpoint.keep_epochs", -1, 3),  # -1 keeps every epoch's
 )
 POSITIVE_NUMBERS = (
     ("optimizer.generator.lr", 2e-4),
@@ -35,7 +36,7 @@ def is_integer(value) -> bool:
 
 def check_values(cfg: DictConfig) -> None:
     """The numbers and switches every run reads: right type, right range."""
-    for key, minimum, example in POSITIVE_INTEGERS:
+    for key, minimum, example in INTEGER_MINIMUMS:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and (not is_integer(value) or value < minimum):
             raise ConfigError(f"{key}={value} must be an integer >= {minimum}, e.g. {key}={example}")
@@ -84,9 +85,6 @@ def check_config(cfg: DictConfig) -> None:
         )
     if trainer.get("max_epochs") == 0:
         raise ConfigError("trainer.max_epochs=0 trains nothing: give a positive count, or -1 with trainer.max_time")
-    keep = cfg.get("checkpoint", {}).get("keep_epochs", -1)
-    if not isinstance(keep, int) or isinstance(keep, bool) or keep < -1:
-        raise ConfigError(f"checkpoint.keep_epochs={keep} must be an integer >= 0, or -1 to keep every epoch's")
     if asks_for_gpu(trainer) and visible_gpus() == 0:
         raise ConfigError(f"trainer.accelerator={trainer.accelerator} but no CUDA GPU is visible: use trainer=cpu")
     processes = requested_processes(trainer)

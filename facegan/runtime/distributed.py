@@ -10,7 +10,6 @@ processes (the run folder) comes from variables the launcher sets identically on
 """
 
 import functools
-import itertools
 import logging
 import os
 from pathlib import Path
@@ -67,14 +66,14 @@ def run_folder(parent: str, timestamp: str) -> str:
     name = shared_run_name(timestamp)
     if name != timestamp:
         return str(Path(parent) / name)
-    for attempt in itertools.count(1):
-        folder = Path(parent) / (timestamp if attempt == 1 else f"{timestamp}-{attempt}")
+    folder, attempt = Path(parent) / timestamp, 1
+    while True:
         try:
             folder.mkdir(parents=True)  # atomic: of two launches, exactly one creates it
             return str(folder)
         except FileExistsError:
-            continue
-    raise AssertionError("unreachable")
+            attempt += 1
+            folder = Path(parent) / f"{timestamp}-{attempt}"
 
 
 def launcher_restart_count() -> int:

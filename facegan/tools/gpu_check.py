@@ -22,9 +22,8 @@ import torch
 from omegaconf import DictConfig
 
 from facegan.benchmarks.processes import REPO_ROOT
-from facegan.errors import ConfigError
 from facegan.fileio import atomic_write
-from facegan.tools.gpu_lease import pack_for_lease
+from facegan.tools.gpu_lease import check_inputs, pack_for_lease
 
 OUTPUT_TAIL = 3000  # characters of a failed step's output kept in the report
 
@@ -138,16 +137,6 @@ def report_text(outcomes: list[Outcome], device: str, deadline: float) -> str:
         tail = kept[-8:] if outcome.status == "passed" else kept
         lines += ["```", *tail, "```", ""]
     return "\n".join(lines) + "\n"
-
-
-def check_inputs(cfg: DictConfig) -> None:
-    if not Path(cfg.data_root).expanduser().is_dir():
-        raise ConfigError(f"data_root={cfg.data_root} is not a folder: give the CelebA images, e.g. data_root=~/celeba")
-    if not Path(cfg.feature_extractor).expanduser().is_file():
-        raise ConfigError(
-            f"feature_extractor={cfg.feature_extractor} is not a file: give a TorchScript Inception, "
-            "e.g. feature_extractor=../shared/models/inception-2015-12-05.pt"
-        )
 
 
 def gpu_check(cfg: DictConfig) -> list[Outcome]:

@@ -44,12 +44,21 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
+def check_inputs(cfg: DictConfig) -> None:
+    """The images and the Inception that gpu-check runs on and gpu-prepare packs."""
+    if not Path(cfg.data_root).expanduser().is_dir():
+        raise ConfigError(f"data_root={cfg.data_root} is not a folder: give the CelebA images, e.g. data_root=~/celeba")
+    if not Path(cfg.feature_extractor).expanduser().is_file():
+        raise ConfigError(
+            f"feature_extractor={cfg.feature_extractor} is not a file: give a TorchScript Inception, "
+            "e.g. feature_extractor=../shared/models/inception-2015-12-05.pt"
+        )
+
+
 def pack_for_lease(cfg: DictConfig) -> Path:
+    check_inputs(cfg)
     folder = Path(cfg.pack_to)
     data, extractor = Path(cfg.data_root).expanduser(), Path(cfg.feature_extractor).expanduser()
-    if not data.is_dir() or not extractor.is_file():
-        raise ConfigError(f"pack_to needs data_root={cfg.data_root} (a folder) and feature_extractor="
-                          f"{cfg.feature_extractor} (a TorchScript file): fix the one that is missing")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     if cfg.pack_wheels:
         download_wheels(folder / "wheels")
