@@ -3,6 +3,7 @@
 from omegaconf import DictConfig, OmegaConf
 
 from facegan.errors import ConfigError
+from facegan.fileio import writable_folder_error
 from facegan.models import num_resolution_blocks
 from facegan.runtime.devices import asks_for_gpu, requested_processes, training_device_type, visible_gpus
 
@@ -56,9 +57,24 @@ def check_values(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={value} must be true or false")
 
 
+def check_feature_cache_folder(cfg: DictConfig) -> None:
+    """The real-image features of FID/KID are first saved after epoch 1: say now if they cannot be."""
+    folder = OmegaConf.select(cfg, "metrics.cache_dir", default=None)
+    enabled = OmegaConf.select(cfg, "metrics.enabled", default=False)
+    if folder is None or enabled is False or (enabled == "auto" and not asks_for_gpu(cfg.trainer)):
+        return
+    problem = writable_folder_error(folder)
+    if problem is not None:
+        raise ConfigError(
+            f"metrics.cache_dir={folder} cannot hold the FID real-feature cache ({problem}): set paths.cache_dir "
+            "(or metrics.cache_dir) to a writable folder, or metrics.enabled=false"
+        )
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError with a one-line message for values that cannot work."""
     check_values(cfg)
+    check_feature_cache_folder(cfg)
     model_size = cfg.model.image_size
     try:
         num_resolution_blocks(model_size)

@@ -69,3 +69,15 @@ def read_torch_file(path: str | Path, map_location: Any = "cpu", mmap: bool = Fa
     """torch.load with weights_only=True: tensors and plain Python values only, so a crafted file cannot run
     code. Every file facegan writes (checkpoints, feature caches) holds nothing else."""
     return torch.load(path, map_location=map_location, mmap=mmap, weights_only=True)
+
+
+def writable_folder_error(folder: str | Path) -> str | None:
+    """Why files cannot be created in `folder` (made if missing), or None when they can. Checks the nearest
+    existing ancestor, so nothing is created just to ask."""
+    path = Path(folder).expanduser().absolute()
+    existing = next(candidate for candidate in (path, *path.parents) if candidate.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None

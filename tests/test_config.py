@@ -128,3 +128,13 @@ def test_the_default_run_is_the_recommended_recipe_with_no_experiment():
     assert not default.augment  # augment=none
     small = compose_train("experiment=celeba_small")
     assert small.model.image_size == 32 and small.augment._target_.endswith("DiffAugment")
+
+
+def test_unwritable_feature_cache_is_refused_only_when_metrics_run(tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    overrides = ("data=synthetic", f"paths.cache_dir={blocker}")
+    with pytest.raises(ConfigError, match=r"metrics.cache_dir=.*/cache/fid cannot hold .* is a file.*enabled=false"):
+        check_config(compose_train(*overrides, "metrics.enabled=true"))
+    check_config(compose_train(*overrides, "metrics.enabled=false"))
+    check_config(compose_train(*overrides, "trainer=cpu"))  # metrics.enabled=auto: off on the CPU

@@ -57,11 +57,6 @@ def test_official_split_from_list_eval_partition(tmp_path, celeba_root):
         select_split(source, celeba_root, "val")
 
 
-def test_split_without_partition_file_keeps_everything(celeba_root):
-    source = find_images(celeba_root)
-    assert select_split(source, celeba_root, "train") == source
-
-
 @pytest.mark.parametrize(
     "make,message",
     [

@@ -36,16 +36,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from facegan.data.images import BadImageError
 from facegan.data.sources import DataSourceError
-from facegan.fileio import atomic_directory, fsync_file, stale_partials
+from facegan.errors import FaceganError
+from facegan.fileio import atomic_directory, fsync_file, stale_partials, writable_folder_error
 
 log = logging.getLogger(__name__)
 
 # Bump when decoding changes (crop, resampling, layout): every older cache then stops matching.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 IMAGES_FILE = "images.u8"
 MANIFEST_FILE = "manifest.json"
 # Skipped files named in the build warning; the manifest lists them all.
 NAMED_IN_WARNING = 3
+
+
+class CacheFolderError(FaceganError):
+    """paths.cache_dir cannot take a new cache."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,12 @@ def prepare(spec: CacheSpec, cache_dir: str | Path, workers: int) -> PreparedIma
     if prepared is not None:
         log.info("Using the prepared cache %s (%s)", prepared.folder, _summary(prepared.manifest))
         return prepared
+    problem = writable_folder_error(cache_dir)
+    if problem is not None:
+        raise CacheFolderError(
+            f"paths.cache_dir={cache_dir} cannot hold the prepared cache ({problem}): "
+            "set paths.cache_dir to a writable folder, or data.cache=false to decode the images every epoch"
+        )
     cache_dir.mkdir(parents=True, exist_ok=True)
     folder = spec.folder(cache_dir)
     with _exclusive_lock(folder.with_name(f".{folder.name}.lock")):

@@ -7,7 +7,7 @@ from io import BytesIO
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 from facegan.data.sources import ImageSource
@@ -30,18 +30,38 @@ class BadImageError(FaceganError):
         self.reason = reason
 
 
+# Modes whose pixels go past 255: PIL's convert("RGB") clips them (a 16-bit PNG turns white), so they
+# are scaled to 8 bits by their full range first.
+WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535, "F": 1.0}
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode as 8-bit RGB: grayscale, palette and RGBA convert, 16-bit and float ones are scaled."""
+    if image.mode in WIDE_MODES:
+        pixels = np.asarray(image, dtype=np.float64)
+        full_range = WIDE_MODES[image.mode]
+        if image.mode == "I" and pixels.max(initial=0) <= 255:
+            full_range = 255  # 32-bit integers holding 8-bit values
+        gray = np.clip(np.rint(pixels * (255 / full_range)), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    return image.convert("RGB")
+
+
 def crop_and_resize(image: Image.Image, image_size: int, crop_size: int | None = None) -> np.ndarray:
-    """Center square crop (the short side, or `crop_size` pixels), then resize: uint8 (S, S, 3) RGB."""
-    full_width = image.size[0]
+    """Upright (EXIF orientation), center square crop (the short side, or `crop_size` pixels), then resize:
+    uint8 (S, S, 3) RGB."""
+    full_short_side = min(image.size)
     if image.format == "JPEG":
         # libjpeg can decode at 1/2, 1/4 or 1/8 scale directly; ask for the smallest scale that still
         # leaves at least image_size pixels across the crop. Several times faster at 32 and 64.
         side = min(image.size) if crop_size is None else min(crop_size, *image.size)
         scale = image_size / side
         image.draft("RGB", (math.ceil(image.size[0] * scale), math.ceil(image.size[1] * scale)))
-    image = image.convert("RGB")  # grayscale, palette and RGBA sources all become RGB
+    # A phone photo stores its pixels sideways and the turn in EXIF; draft() scales both sides alike, so
+    # the crop scales by the short side whichever way the image ends up.
+    image = to_rgb(ImageOps.exif_transpose(image))
     width, height = image.size
-    reduced_crop = None if crop_size is None else round(crop_size * width / full_width)
+    reduced_crop = None if crop_size is None else round(crop_size * min(width, height) / full_short_side)
     side = min(width, height) if reduced_crop is None else min(reduced_crop, width, height)
     left, top = (width - side) // 2, (height - side) // 2
     image = image.crop((left, top, left + side, top + side))
