@@ -20,6 +20,8 @@ from torch import nn
 
 from facegan.models import Discriminator, Generator
 
+EXAMPLES_BATCH_SIZE = 64  # dcgan/main.py's --batchSize default: the loop as its users run it
+
 
 def make_loader(dataroot: str, image_size: int, batch_size: int, workers: int) -> torch.utils.data.DataLoader:
     dataset = dset.ImageFolder(
@@ -114,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataroot", required=True, help="a folder with a sub-folder of images (ImageFolder)")
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=EXAMPLES_BATCH_SIZE)
     parser.add_argument("--nz", type=int, default=100)
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--ndf", type=int, default=64)

@@ -8,7 +8,8 @@ The protocol, printed with the results:
              they are the real set FID and KID compare with. Both loops train on the rest.
   budget     each loop trains for `budget` (HH:MM:SS) of wall time on this machine, one after the other:
              facegan as `scripts/train.py` with its defaults plus the benchmark's overrides (trainer.max_time),
-             the canonical pytorch/examples loop (facegan/benchmarks/canonical.py) until its clock runs out.
+             the canonical pytorch/examples loop (facegan/benchmarks/canonical.py) until its clock runs out,
+             at the examples' own batch (64), whatever facegan's recipe uses.
   samples    `benchmark.num_samples` images of each final generator (facegan: the checkpoint's generator, EMA
              when on, as scripts/sample.py uses it; canonical: netG in train mode, as the examples draw it),
              against at most as many of the held-out images, at the model's size, with `metrics.*`'s extractor.
@@ -153,7 +154,9 @@ def train_canonical(cfg_dict: dict, train_root: str, seconds: float, seed: int, 
     cfg = OmegaConf.create(cfg_dict)
     torch.manual_seed(seed)
     device = torch.device(training_device_type(cfg.trainer))
-    loader = canonical.make_loader(train_root, cfg.model.image_size, cfg.data.batch_size, cfg.data.num_workers)
+    loader = canonical.make_loader(
+        train_root, cfg.model.image_size, canonical.EXAMPLES_BATCH_SIZE, cfg.data.num_workers
+    )
     started = time.perf_counter()
     count = {"batches": 0}
 
@@ -197,7 +200,6 @@ def run(cfg: DictConfig) -> None:
     evaluator.prepare(real, device)
 
     results: list[RunResult] = []
-    global_batch = cfg.data.batch_size
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
     for seed in bench.seeds:
         for name, recipe in contenders.items():
@@ -217,8 +219,9 @@ def run(cfg: DictConfig) -> None:
         net.train()  # as the examples sample it: BatchNorm on each batch's own statistics
         with torch.no_grad():
             scores = evaluator(lambda z, net=net: net(z.to(device)), cfg.model.latent_dim, device)
+        images = canonical_run["batches"] * canonical.EXAMPLES_BATCH_SIZE
         results.append(
-            RunResult("canonical", seed, canonical_run["batches"], canonical_run["batches"] * global_batch,
+            RunResult("canonical", seed, canonical_run["batches"], images,
                       canonical_run["train_s"], scores.fid, scores.kid_mean, scores.kid_std)
         )  # fmt: skip
         progress(results[-1])
@@ -248,6 +251,7 @@ def report(
         "extractor": extractor,
         "seeds": list(bench.seeds),
         "facegan_overrides": facegan_overrides(),
+        "canonical_batch_size": canonical.EXAMPLES_BATCH_SIZE if bench.canonical else None,
         "contenders": contenders,
         "workdir": str(workdir),
     }
