@@ -1,11 +1,15 @@
 """Cheap checks of a composed config, run before anything heavy is built or any file written."""
 
-from omegaconf import DictConfig, OmegaConf
+import copy
 
-from facegan.errors import ConfigError
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from facegan.errors import ConfigError, exit_on_user_error
 from facegan.fileio import writable_folder_error
 from facegan.models import num_resolution_blocks
 from facegan.runtime.devices import asks_for_gpu, requested_processes, training_device_type, visible_gpus
+from facegan.runtime.distributed import follow_launcher_layout
 
 MODEL_SIZES = (32, 64, 128)  # conf/model/dcgan<size>.yaml
 
@@ -114,3 +118,15 @@ def check_config(cfg: DictConfig) -> None:
             "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm has no CPU version): "
             "drop it on the CPU, each process then normalises over its own data.batch_size"
         )
+
+
+class CheckBeforeRunFolder(Callback):
+    """Hydra callback: a single run's config checks, before Hydra creates the run folder, so that a bad value
+    leaves nothing behind (conf/hydra/default.yaml). Each job of a multirun is checked in the job itself: its
+    failure is recorded there and the sweep goes on (facegan/tools/sweep_summary.py)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        cfg = copy.deepcopy(config)
+        with open_dict(cfg), exit_on_user_error():
+            follow_launcher_layout(cfg.trainer)  # as train() does: torchrun and SLURM set the process count
+            check_config(cfg)

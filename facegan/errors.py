@@ -1,6 +1,7 @@
 """User-facing errors: one line that names the bad value and the fix, never a traceback."""
 
 import contextlib
+import errno
 import sys
 from collections.abc import Iterator
 
@@ -11,6 +12,18 @@ class FaceganError(ValueError):
 
 class ConfigError(FaceganError):
     """A configuration value that cannot work."""
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_line(error: OSError) -> FaceganError:
+    """Any write that found the disk full (a sample grid, a log, a cache), as a one-line user error."""
+    where = f" writing {error.filename}" if error.filename else ""
+    return FaceganError(
+        f"no space left on the device{where}: free space or set paths.log_dir to a disk with room, then resume "
+        "with ckpt_path=last (checkpoints are written atomically: the last one is complete)"
+    )
 
 
 def describe(error: BaseException) -> str:
@@ -27,6 +40,8 @@ def find_user_error(error: BaseException) -> FaceganError | None:
     while error is not None and id(error) not in seen:
         if isinstance(error, FaceganError):
             return error
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            return disk_full_line(error)
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None

@@ -11,6 +11,7 @@ atomic), named per process so that concurrent writers never share one, then rena
 import contextlib
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import torch
 
 
 def partial_path(target: Path) -> Path:
-    """Where a write to `target` goes first: `.<name>.partial-<pid>` beside it."""
-    return target.with_name(f".{target.name}.partial-{os.getpid()}")
+    """Where a write to `target` goes first: `.<name>.partial-<host>-<pid>` beside it (the host too: processes
+    on two hosts that share the folder may have the same pid)."""
+    return target.with_name(f".{target.name}.partial-{socket.gethostname()}-{os.getpid()}")
 
 
 def stale_partials(target: Path) -> list[Path]:

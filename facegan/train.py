@@ -14,7 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from facegan import runtime
+from facegan.checkpoints.disk import check_room_for_checkpoints, checkpoint_bytes, checkpoint_files_kept
 from facegan.checkpoints.io import AtomicCheckpointIO
+from facegan.checkpoints.preemption import StoppedBySignal
 from facegan.checkpoints.resume import check_checkpoint_matches, resolve_ckpt_path
 from facegan.config_checks import check_config
 from facegan.gan.divergence import DivergenceMonitor
@@ -96,6 +98,9 @@ def train(cfg: DictConfig) -> float | None:
 
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     module = build_module(cfg, performance)
+    keeps_best = OmegaConf.select(cfg, "callbacks.best_checkpoint") is not None
+    files_kept = checkpoint_files_kept(cfg.checkpoint.keep_epochs, keeps_best)
+    check_room_for_checkpoints(cfg.paths.checkpoint_dir, checkpoint_bytes(module), files_kept)
     trainer: pl.Trainer = hydra.utils.instantiate(
         cfg.trainer,
         callbacks=instantiate_all(cfg.get("callbacks")),
@@ -110,6 +115,9 @@ def train(cfg: DictConfig) -> float | None:
         # PreemptionCheckpoint has saved last.ckpt; 128 + SIGTERM is the exit status schedulers expect.
         log.warning("Stopped by SIGTERM; outputs in %s", Path(cfg.paths.output_dir).resolve())
         raise SystemExit(143) from None
+    except StoppedBySignal as stop:  # Ctrl-C or SIGUSR2, agreed across processes; last.ckpt is saved
+        log.warning("%s; outputs in %s", stop, Path(cfg.paths.output_dir).resolve())
+        raise SystemExit(128 + stop.signum) from None
 
     if trainer.is_global_zero:
         output_dir = Path(cfg.paths.output_dir).resolve()

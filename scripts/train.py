@@ -17,6 +17,7 @@ with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/
     from omegaconf import DictConfig
 
     from facegan.errors import exit_on_user_error
+    from facegan.tools.sweep_summary import run_sweep_job
     from facegan.train import train
 
     runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
@@ -25,7 +26,7 @@ with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     with exit_on_user_error():
-        return train(cfg)
+        return run_sweep_job(train, cfg)  # in a multirun, a failed job is recorded and the sweep goes on
 
 
 if __name__ == "__main__":

@@ -66,15 +66,16 @@ def tensorboard_tags(run_dir: Path) -> dict[str, set[str]]:
     return {"scalars": set(tags["scalars"]), "images": set(tags["images"])}
 
 
-def compose_config(name: str, *overrides: str):
-    """A config of conf/ (sample, export, evaluate, ...) composed as its script would."""
+def compose_config(name: str, *overrides: str, return_hydra_config: bool = False):
+    """A config of conf/ (sample, export, evaluate, ...) composed as its script would (with its `hydra` node
+    when `return_hydra_config`)."""
     from hydra import compose, initialize_config_dir
 
     from facegan import runtime
 
     runtime.register()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose(config_name=name, overrides=list(overrides))
+        return compose(config_name=name, overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
 def compose_train(*overrides: str, output_dir: str | Path = "/tmp/facegan-test-compose"):

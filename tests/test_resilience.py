@@ -1,5 +1,7 @@
 """Never lose a run: exact resume, preemption, atomic checkpoints, divergence, bad configuration."""
 
+import errno
+import shutil
 import signal
 import subprocess
 import sys
@@ -8,13 +10,15 @@ import time
 import pytest
 import torch
 
+from facegan.checkpoints import disk
+from facegan.checkpoints.disk import DiskFullError, checkpoint_bytes
 from facegan.checkpoints.io import AtomicCheckpointIO
 from facegan.checkpoints.resume import resolve_ckpt_path
-from facegan.errors import ConfigError
+from facegan.errors import ConfigError, exit_on_user_error
 from facegan.gan.divergence import TrainingDiverged
 from facegan.gan.losses import BCELoss
 from facegan.gan.schedule import batches_from_steps
-from facegan.train import train
+from facegan.train import build_module, train
 from helpers import REPO_ROOT, TINY, compose_train, run_cli
 
 SMALL = (*TINY, "data.num_images=128", "data.batch_size=32")
@@ -124,6 +128,66 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert torch.load(target) == {"step": 1}  # the old file is intact
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no partial file left behind
+
+
+def disk_full_mid_write(obj, handle, *args, **kwargs):
+    handle.write(b"half a checkpoint")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_mid_write_is_one_line_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    target = tmp_path / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"step": 1}, target)
+    monkeypatch.setattr(torch, "save", disk_full_mid_write)
+    with pytest.raises(DiskFullError, match=r"no space left .* while writing last\.ckpt .*ckpt_path=last"):
+        AtomicCheckpointIO().save_checkpoint({"step": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_any_write_that_finds_the_disk_full_is_one_line(capsys):
+    with pytest.raises(SystemExit) as stop, exit_on_user_error():
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/a/samples/epoch_003.png")
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("facegan: error: no space left on the device writing /runs/a/samples/epoch_003.png")
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_mid_run_stops_it_and_last_resumes(tmp_path, monkeypatch):
+    saves, real_save = {"count": 0}, torch.save
+
+    def fill_the_disk_after_epoch_one(obj, handle, *args, **kwargs):
+        saves["count"] += 1
+        if saves["count"] > 1:  # epoch 0's last.ckpt is written, epoch 1's finds the disk full
+            return disk_full_mid_write(obj, handle)
+        return real_save(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", fill_the_disk_after_epoch_one)
+    cfg = compose_train(*SMALL, "trainer.max_epochs=3", "checkpoint.keep_epochs=0", output_dir=tmp_path / "run")
+    with pytest.raises(DiskFullError, match="while writing last.ckpt"):
+        train(cfg)
+    monkeypatch.undo()
+    assert load(tmp_path / "run" / "checkpoints" / "last.ckpt")["epoch"] == 0
+    train(compose_train(*SMALL, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/run/checkpoints/last.ckpt",
+                        output_dir=tmp_path / "resumed"))  # fmt: skip
+    assert load(tmp_path / "resumed" / "checkpoints" / "last.ckpt")["epoch"] == 1
+
+
+@pytest.mark.slow
+def test_the_checkpoint_estimate_matches_the_file_and_a_disk_without_room_is_refused(tmp_path, monkeypatch):
+    overrides = (*SMALL, "model.ngf=16", "model.ndf=16", "trainer.max_epochs=1")
+    train(compose_train(*overrides, output_dir=tmp_path / "run"))
+    written = (tmp_path / "run" / "checkpoints" / "last.ckpt").stat().st_size
+    estimate = checkpoint_bytes(build_module(compose_train(*overrides)))
+    assert 0.9 < written / estimate < 1.1
+
+    monkeypatch.setattr(disk.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, estimate // 2))
+    with pytest.raises(DiskFullError, match=r"paths.checkpoint_dir=.* MB free, less than the .* MB one checkpoint"):
+        train(compose_train(*overrides, output_dir=tmp_path / "refused"))
+    assert not (tmp_path / "refused" / "checkpoints").exists()
 
 
 def nan_generator_loss_from_call(monkeypatch, first_bad_call: int) -> None:

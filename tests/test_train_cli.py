@@ -142,14 +142,33 @@ def test_trains_on_real_celeba_images(tmp_path):
     "overrides,expected",
     [
         ((*TINY_CLI, "model=dcgan32", "data.image_size=64"), "data.image_size=64 does not match"),
-        (("data=celeba", "data.root=/nonexistent/celeba"), "data.root=/nonexistent/celeba does not exist"),
         ((*TINY_CLI, "data.batch_size=-4"), "data.batch_size=-4"),
+        # one bad value per config group: model, loss, optimizer, data, trainer, checkpoint, the seed
+        ((*TINY_CLI, "model.latent_dim=0"), "model.latent_dim=0 must be an integer >= 1"),
+        ((*TINY_CLI, "loss.real_label=1.5"), "loss.real_label=1.5 must be in (0, 1]"),
+        ((*TINY_CLI, "optimizer.lr=-1"), "optimizer.generator.lr=-1 must be a number > 0"),
+        ((*TINY_CLI, "data.cache=no"), "data.cache=no must be true or false"),
+        ((*TINY_CLI, "trainer.log_every_n_steps=0"), "trainer.log_every_n_steps=0"),
+        ((*TINY_CLI, "checkpoint.every_n_batches=-5"), "checkpoint.every_n_batches=-5"),
+        ((*TINY_CLI, "seed=-1"), "seed=-1"),
     ],
 )
-def test_bad_input_is_one_line_and_nonzero_exit(tmp_path, overrides, expected):
-    result = run_cli("train.py", *overrides, f"hydra.run.dir={tmp_path / 'run'}", check=False)
+def test_bad_value_is_one_line_and_writes_nothing(tmp_path, overrides, expected):
+    outputs, cache = tmp_path / "outputs", tmp_path / "cache"
+    result = run_cli("train.py", *overrides, f"paths.log_dir={outputs}", f"paths.cache_dir={cache}", check=False)
     assert result.returncode == 2
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("facegan: error:")]
     assert len(error_lines) == 1 and expected in error_lines[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+    assert not outputs.exists() and not cache.exists()  # refused before the run folder and the cache
+
+
+@pytest.mark.slow
+def test_a_missing_data_folder_is_one_line_and_saves_nothing(tmp_path):
+    result = run_cli(
+        "train.py", "data=celeba", "data.root=/nonexistent/celeba", f"hydra.run.dir={tmp_path / 'run'}", check=False
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("facegan: error:")]
+    assert len(error_lines) == 1 and "data.root=/nonexistent/celeba does not exist" in error_lines[0]
     assert not (tmp_path / "run" / "checkpoints").exists()

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from facegan.checkpoints.disk import disk_full_error, is_disk_full
 from facegan.errors import ConfigError, describe
 from facegan.fileio import atomic_write, read_torch_file
 
@@ -21,8 +22,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if "://" in str(path):  # object stores: Lightning's own writer, which uploads in one request
             return super().save_checkpoint(checkpoint, path, storage_options)
-        with atomic_write(path, durable=True) as partial, open(partial, "wb") as handle:
-            torch.save(checkpoint, handle)
+        try:
+            with atomic_write(path, durable=True) as partial, open(partial, "wb") as handle:
+                torch.save(checkpoint, handle)
+        except OSError as error:
+            if is_disk_full(error):  # atomic_write has removed the partial file: the previous one is intact
+                raise disk_full_error(path) from None
+            raise
 
 
 def read_checkpoint(ckpt_path: str | Path, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:

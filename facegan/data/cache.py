@@ -7,15 +7,14 @@ One cache is a folder under paths.cache_dir named `<name>-<S>px-<key>`:
   images.u8       raw uint8 (N, 3, S, S), C order, RGB: np.memmap(path, np.uint8, shape=manifest["shape"])
   manifest.json   what was decoded (source, fingerprint, size, crop, split), the count and the skipped files
 The key hashes everything that decides the pixels, so a changed source or size gets a new folder.
-A build writes into a hidden `.<folder>.partial-<pid>` folder and renames it into place only after
+A build writes into a hidden `.<folder>.partial-<host>-<pid>` folder and renames it into place only after
 the manifest (with "complete": true) is on disk: an interrupted build never looks like a cache.
-Builders take a per-folder file lock, so concurrent sweep jobs build once and the others wait.
+Builders take a per-folder lock file (build_lock.py), so concurrent sweep jobs, on one host or several,
+build once and the others wait, for at most data.cache_wait_s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,7 +24,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from facegan.data.build_lock import build_lock
 from facegan.data.images import BadImageError
 from facegan.data.sources import DataSourceError
 from facegan.errors import FaceganError
@@ -102,8 +102,9 @@ def open_prepared(spec: CacheSpec, cache_dir: str | Path) -> PreparedImages | No
     return PreparedImages(folder=folder, images=images, manifest=manifest)
 
 
-def prepare(spec: CacheSpec, cache_dir: str | Path, workers: int) -> PreparedImages:
-    """Open the cache for `spec`, building it first (once, whoever else is waiting) when there is none."""
+def prepare(spec: CacheSpec, cache_dir: str | Path, workers: int, wait_s: float = 3600.0) -> PreparedImages:
+    """Open the cache for `spec`, building it first (once, whoever else is waiting) when there is none; wait at
+    most `wait_s` for another process or host that builds it."""
     cache_dir = Path(cache_dir)
     prepared = open_prepared(spec, cache_dir)
     if prepared is not None:
@@ -117,26 +118,12 @@ def prepare(spec: CacheSpec, cache_dir: str | Path, workers: int) -> PreparedIma
         )
     cache_dir.mkdir(parents=True, exist_ok=True)
     folder = spec.folder(cache_dir)
-    with _exclusive_lock(folder.with_name(f".{folder.name}.lock")):
+    with build_lock(folder.with_name(f".{folder.name}.lock"), timeout_s=wait_s):
         if open_prepared(spec, cache_dir) is None:  # else another process built it while this one waited
             _build(spec, folder, workers)
     prepared = open_prepared(spec, cache_dir)
     assert prepared is not None, f"the cache just built at {folder} does not open"
     return prepared
-
-
-@contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("Waiting for another process to finish building the cache (lock %s)", path)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build(spec: CacheSpec, folder: Path, workers: int) -> None:

@@ -49,6 +49,7 @@ class FaceDataModule(pl.LightningDataModule):
         prepare_workers: int | None = None,
         flip: bool = False,
         seed: int = 0,
+        cache_wait_s: float = 3600.0,
     ):
         super().__init__()
         if batch_size <= 0:
@@ -61,6 +62,8 @@ class FaceDataModule(pl.LightningDataModule):
             raise ConfigError("data.flip=true flips batches of the prepared cache on the device: keep data.cache=true")
         if seed < 0:
             raise ConfigError(f"seed={seed} must be >= 0")
+        if isinstance(cache_wait_s, bool) or not isinstance(cache_wait_s, int | float) or cache_wait_s < 0:
+            raise ConfigError(f"data.cache_wait_s={cache_wait_s} must be seconds >= 0, e.g. data.cache_wait_s=3600")
         self.image_size = image_size
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -69,6 +72,7 @@ class FaceDataModule(pl.LightningDataModule):
         self.prepare_workers = prepare_workers or available_cpus()
         self.flip = flip
         self.seed = seed
+        self.cache_wait_s = cache_wait_s
         self.dataset: Dataset | None = None  # data.cache=false
         self.prepared: PreparedImages | None = None  # data.cache=true
         self._spec: CacheSpec | None = None
@@ -89,7 +93,7 @@ class FaceDataModule(pl.LightningDataModule):
     def prepare_data(self) -> None:
         """Build the prepared cache unless a matching one exists (Lightning: one process per node)."""
         if self.cache:
-            prepare(self.cache_spec(), self.cache_dir, self.prepare_workers)
+            prepare(self.cache_spec(), self.cache_dir, self.prepare_workers, self.cache_wait_s)
 
     def setup(self, stage: str | None = None) -> None:
         if self.cache and self.prepared is None:
@@ -164,8 +168,11 @@ class CelebADataModule(FaceDataModule):
         prepare_workers: int | None = None,
         flip: bool = False,
         seed: int = 0,
+        cache_wait_s: float = 3600.0,
     ):
-        super().__init__(image_size, batch_size, num_workers, cache, cache_dir, prepare_workers, flip, seed)
+        super().__init__(
+            image_size, batch_size, num_workers, cache, cache_dir, prepare_workers, flip, seed, cache_wait_s
+        )
         self.root = Path(root).expanduser()
         self.split = split
         self.crop_size = crop_size
@@ -220,8 +227,11 @@ class SyntheticDataModule(FaceDataModule):
         cache_dir: str = ".cache",
         prepare_workers: int | None = None,
         flip: bool = False,
+        cache_wait_s: float = 3600.0,
     ):
-        super().__init__(image_size, batch_size, num_workers, cache, cache_dir, prepare_workers, flip, seed)
+        super().__init__(
+            image_size, batch_size, num_workers, cache, cache_dir, prepare_workers, flip, seed, cache_wait_s
+        )
         self.num_images = num_images
 
     def build_dataset(self) -> SyntheticFaces:
