@@ -11,6 +11,7 @@ from typing import Any
 import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from facegan import runtime
@@ -43,6 +44,15 @@ def instantiate_all(group: DictConfig | None) -> list[Any]:
 
 # Optimizers that take fused=True; another optimizer (optimizer.generator._target_=...) gets its defaults.
 FUSED_OPTIMIZERS = ("torch.optim.Adam", "torch.optim.AdamW")
+
+
+def training_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """The configured callbacks; with `trainer.enable_progress_bar=false` without the progress bar, which
+    Lightning would otherwise refuse (a bar callback with the bar turned off)."""
+    callbacks = instantiate_all(cfg.get("callbacks"))
+    if cfg.trainer.get("enable_progress_bar", True) is False:
+        callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
+    return callbacks
 
 
 def optimizer_factory(optimizer_cfg: DictConfig, performance: PerformanceSettings) -> Any:
@@ -103,7 +113,7 @@ def train(cfg: DictConfig) -> float | None:
     check_room_for_checkpoints(cfg.paths.checkpoint_dir, checkpoint_bytes(module), files_kept)
     trainer: pl.Trainer = hydra.utils.instantiate(
         cfg.trainer,
-        callbacks=instantiate_all(cfg.get("callbacks")),
+        callbacks=training_callbacks(cfg),
         logger=instantiate_all(cfg.get("logger")),
         **trainer_overrides(cfg, performance),
     )

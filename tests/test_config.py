@@ -3,13 +3,14 @@
 import hydra
 import pytest
 from omegaconf import open_dict
+from pytorch_lightning.callbacks import ProgressBar
 
 from facegan.config_checks import check_config
 from facegan.errors import ConfigError
 from facegan.gan.module import GAN
 from facegan.runtime.devices import requested_processes
 from facegan.runtime.strategy import STRATEGY_NAME
-from facegan.train import build_module, trainer_overrides
+from facegan.train import build_module, trainer_overrides, training_callbacks
 from helpers import compose_train
 
 
@@ -138,3 +139,9 @@ def test_unwritable_feature_cache_is_refused_only_when_metrics_run(tmp_path):
         check_config(compose_train(*overrides, "metrics.enabled=true"))
     check_config(compose_train(*overrides, "metrics.enabled=false"))
     check_config(compose_train(*overrides, "trainer=cpu"))  # metrics.enabled=auto: off on the CPU
+
+
+def test_turning_the_progress_bar_off_drops_its_callback():
+    assert any(isinstance(c, ProgressBar) for c in training_callbacks(compose_train("data=synthetic")))
+    quiet = training_callbacks(compose_train("data=synthetic", "trainer.enable_progress_bar=false"))
+    assert quiet and not any(isinstance(callback, ProgressBar) for callback in quiet)
