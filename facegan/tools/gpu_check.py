@@ -65,7 +65,8 @@ def plan(cfg: DictConfig) -> list[Step]:
                 else ["performance.compile=true", f"performance.compile_mode={mode}"]
             )
             command = [python, benchmark, "mode=train", data, f"model={model}", "trainer=gpu",
-                       f"benchmark.batches={cfg.speed.batches}", *compile_overrides]  # fmt: skip
+                       f"benchmark.batches={cfg.speed.batches}", f"data.batch_size={cfg.speed.batch_size}",
+                       *compile_overrides]  # fmt: skip
             steps.append(Step(f"speed {model} {mode}", command, cfg.speed.timeout))
     return steps
 
