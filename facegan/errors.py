@@ -17,6 +17,10 @@ class ConfigError(FaceganError):
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
+def is_disk_full(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS
+
+
 def disk_full_line(error: OSError) -> FaceganError:
     """Any write that found the disk full (a sample grid, a log, a cache), as a one-line user error."""
     where = f" writing {error.filename}" if error.filename else ""
@@ -40,7 +44,7 @@ def find_user_error(error: BaseException) -> FaceganError | None:
     while error is not None and id(error) not in seen:
         if isinstance(error, FaceganError):
             return error
-        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+        if is_disk_full(error):
             return disk_full_line(error)
         seen.add(id(error))
         error = error.__cause__ or error.__context__

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from torch import nn
 
-from facegan.errors import DISK_FULL_ERRNOS, FaceganError
+from facegan.errors import FaceganError
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +16,6 @@ MEGABYTE = 1024 * 1024
 
 class DiskFullError(FaceganError):
     """The disk that holds the run's checkpoints has no room for the next one."""
-
-
-def is_disk_full(error: BaseException) -> bool:
-    return isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS
 
 
 def checkpoint_bytes(module: nn.Module) -> int:

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from facegan.checkpoints.disk import disk_full_error, is_disk_full
-from facegan.errors import ConfigError, describe
+from facegan.checkpoints.disk import disk_full_error
+from facegan.errors import ConfigError, describe, is_disk_full
 from facegan.fileio import atomic_write, read_torch_file
 
 # True in a checkpoint whose generator_ema.* BatchNorm buffers were measured for the average's own weights;
