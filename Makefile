@@ -19,7 +19,9 @@ install: $(STAMP)  ## create .venv and install facegan with its dev dependencies
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# compat: the checkout itself goes on sys.path, so Hydra's plugin scan finds hydra_plugins/ here (setuptools'
+	# default editable finder hides namespace packages from it)
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 demo: $(STAMP)  ## train on the built-in synthetic faces (CPU, a few minutes)
@@ -29,12 +31,12 @@ train: $(STAMP)  ## train with the default config plus ARGS
 	$(PY) scripts/train.py $(ARGS)
 
 lint: $(STAMP)  ## ruff: lint and check the formatting (what CI runs)
-	$(VENV)/bin/ruff check facegan scripts tests
-	$(VENV)/bin/ruff format --check facegan scripts tests
+	$(VENV)/bin/ruff check facegan hydra_plugins scripts tests
+	$(VENV)/bin/ruff format --check facegan hydra_plugins scripts tests
 
 format: $(STAMP)  ## ruff: fix what can be fixed and reformat
-	$(VENV)/bin/ruff check --fix facegan scripts tests
-	$(VENV)/bin/ruff format facegan scripts tests
+	$(VENV)/bin/ruff check --fix facegan hydra_plugins scripts tests
+	$(VENV)/bin/ruff format facegan hydra_plugins scripts tests
 
 test: $(STAMP)  ## run the whole test suite (what CI runs)
 	$(PY) -m pytest -q tests $(ARGS)

@@ -4,23 +4,15 @@ python scripts/benchmark.py mode=data data.root=~/celeba                # data p
 python scripts/benchmark.py mode=data data=synthetic model=dcgan64 benchmark.batches=200
 """
 
-from facegan import runtime
-from facegan.runtime import startup
+import hydra
+from omegaconf import DictConfig
 
-with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
-    import hydra
-    from omegaconf import DictConfig
-
-    from facegan.benchmarks import run_benchmark
-    from facegan.errors import exit_on_user_error
-
-    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
+from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error():
-        run_benchmark(cfg)
+    cli.benchmark_job(cfg)
 
 
 if __name__ == "__main__":

@@ -7,29 +7,15 @@
     python scripts/evaluate.py ckpt_path=... data=synthetic    # a run trained on the synthetic faces
 """
 
-import contextlib
-import json
-import sys
+import hydra
+from omegaconf import DictConfig
 
-from facegan import runtime
-from facegan.runtime import startup
-
-with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
-    import hydra
-    from omegaconf import DictConfig
-
-    from facegan.errors import exit_on_user_error
-    from facegan.tools.evaluate import evaluate
-
-    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
+from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error():
-        with contextlib.redirect_stdout(sys.stderr):  # progress bars too: stdout carries only the JSON line
-            result = evaluate(cfg)
-        print(json.dumps(result), flush=True)
+    cli.evaluate_job(cfg)
 
 
 if __name__ == "__main__":

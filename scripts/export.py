@@ -6,23 +6,15 @@
 Loading the TorchScript file needs only torch: see facegan/tools/export.py for the three lines.
 """
 
-from facegan import runtime
-from facegan.runtime import startup
+import hydra
+from omegaconf import DictConfig
 
-with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
-    import hydra
-    from omegaconf import DictConfig
-
-    from facegan.errors import exit_on_user_error
-    from facegan.tools.export import export
-
-    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
+from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error():
-        export(cfg)
+    cli.export_job(cfg)
 
 
 if __name__ == "__main__":

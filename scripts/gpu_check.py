@@ -5,23 +5,15 @@ python scripts/gpu_check.py dry_run=true         # the plan only
 python scripts/gpu_check.py data_root=~/celeba feature_extractor=/path/inception.pt report=gpu.md
 """
 
-from facegan import runtime
-from facegan.runtime import startup
+import hydra
+from omegaconf import DictConfig
 
-with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
-    import hydra
-    from omegaconf import DictConfig
-
-    from facegan.errors import exit_on_user_error
-    from facegan.tools.gpu_check import gpu_check
-
-    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
+from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="gpu_check")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error():
-        gpu_check(cfg)
+    cli.gpu_check_job(cfg)
 
 
 if __name__ == "__main__":

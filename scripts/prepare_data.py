@@ -8,24 +8,15 @@ Pass the same data and model overrides as the training run, so that the cache ke
     python scripts/prepare_data.py data=synthetic data.prepare_workers=8
 """
 
-from facegan import runtime
-from facegan.runtime import startup
+import hydra
+from omegaconf import DictConfig
 
-with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
-    import hydra
-    from omegaconf import DictConfig
-
-    from facegan.errors import ConfigError, exit_on_user_error
-
-    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
+from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="prepare_data")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error():
-        if not cfg.data.cache:
-            raise ConfigError("data.cache=false: there is nothing to prepare; drop that override")
-        hydra.utils.instantiate(cfg.data).prepare_data()
+    cli.prepare_data_job(cfg)
 
 
 if __name__ == "__main__":

@@ -6,23 +6,15 @@ python scripts/sample.py ckpt_path=... truncation=0.7          # more typical, l
 python scripts/sample.py ckpt_path=... interpolate=true walks=8 steps=10
 """
 
-from facegan import runtime
-from facegan.runtime import startup
+import hydra
+from omegaconf import DictConfig
 
-with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
-    import hydra
-    from omegaconf import DictConfig
-
-    from facegan.errors import exit_on_user_error
-    from facegan.tools.sample import sample
-
-    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
+from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="sample")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error():
-        sample(cfg)
+    cli.sample_job(cfg)
 
 
 if __name__ == "__main__":

@@ -9,24 +9,15 @@ torchrun --standalone --nproc-per-node 8 scripts/train.py     # one process per 
 python scripts/train.py -m hydra/launcher=slurm hydra.launcher.nodes=2 hydra.launcher.gpus_per_node=8
 """
 
-from facegan import runtime
-from facegan.runtime import startup
+import hydra
+from omegaconf import DictConfig
 
-with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
-    import hydra
-    from omegaconf import DictConfig
-
-    from facegan.errors import exit_on_user_error
-    from facegan.tools.sweep_summary import run_sweep_job
-    from facegan.train import train
-
-    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
+from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    with exit_on_user_error():
-        return run_sweep_job(train, cfg)  # in a multirun, a failed job is recorded and the sweep goes on
+    return cli.train_job(cfg)
 
 
 if __name__ == "__main__":

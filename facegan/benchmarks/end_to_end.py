@@ -14,18 +14,17 @@ import tempfile
 
 from omegaconf import DictConfig
 
-from facegan.benchmarks.processes import REPO_ROOT, run_timed, training_overrides
+from facegan.benchmarks.processes import facegan_command, run_timed, training_overrides
 from facegan.benchmarks.throughput import image_folder_root
 
 
 def run(cfg: DictConfig) -> None:
     overrides = training_overrides()
     epochs = cfg.trainer.max_epochs
-    scripts = REPO_ROOT / "scripts"
     if cfg.data.get("cache", False):
-        subprocess.run([sys.executable, str(scripts / "prepare_data.py"), *overrides], cwd=REPO_ROOT, check=True)
+        subprocess.run([*facegan_command("prepare_data"), *overrides], check=True)
     with tempfile.TemporaryDirectory() as run_dir:
-        facegan_seconds = run_timed([sys.executable, str(scripts / "train.py"), *overrides, f"hydra.run.dir={run_dir}"])
+        facegan_seconds = run_timed([*facegan_command("train"), *overrides, f"hydra.run.dir={run_dir}"])
     canonical_seconds = run_timed(
         [
             sys.executable, "-m", "facegan.benchmarks.canonical",

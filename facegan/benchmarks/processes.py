@@ -3,6 +3,7 @@ the training overrides those processes are given."""
 
 import multiprocessing
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -14,11 +15,17 @@ from hydra.core.hydra_config import HydraConfig
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def facegan_command(name: str) -> list[str]:
+    """One of facegan's commands (train, prepare_data, benchmark, ...) as a user runs it, `python -m facegan <name>`:
+    the same job as scripts/<name>.py, in a checkout and in an installed facegan alike."""
+    return [sys.executable, "-m", "facegan", name]
+
+
 def run_timed(command: list[str]) -> float:
-    """Run a command from the repository root, its output discarded; its wall time, or RuntimeError with the
-    end of its stderr when it fails."""
+    """Run a command in this process's folder (relative paths mean the same to it), its output discarded; its wall
+    time, or RuntimeError with the end of its stderr when it fails."""
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return time.perf_counter() - started

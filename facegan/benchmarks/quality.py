@@ -22,7 +22,6 @@ The protocol, printed with the results:
 import json
 import random
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from facegan.benchmarks import canonical
-from facegan.benchmarks.processes import REPO_ROOT, in_fresh_process, run_timed, training_overrides
+from facegan.benchmarks.processes import facegan_command, in_fresh_process, run_timed, training_overrides
 from facegan.checkpoints.generator import load_generator
 from facegan.data.datamodules import CelebADataModule
 from facegan.data.sources import find_images
@@ -123,12 +122,11 @@ def contender_overrides(contenders: dict) -> dict[str, list[str]]:
 def train_facegan(
     cfg: DictConfig, train_root: Path, seconds: float, seed: int, run_dir: Path, recipe: list[str]
 ) -> tuple[Path, int, int]:
-    """scripts/train.py with the contender's `recipe` for `seconds` of training; its last checkpoint and the
+    """facegan's train command with the contender's `recipe` for `seconds` of training; its last checkpoint and the
     batches and images it trained on."""
     hours, rest = divmod(int(round(seconds)), 3600)
     command = [
-        sys.executable,
-        str(REPO_ROOT / "scripts" / "train.py"),
+        *facegan_command("train"),
         *facegan_overrides(),
         *recipe,
         f"data.root={train_root}",

@@ -1,9 +1,11 @@
 """A sweep's jobs and their outcome: `run_sweep_job` keeps one failed job from ending a multirun, and a Hydra
 callback tabulates the multirun in `sweep_summary.json` and `sweep_summary.csv` in the sweep folder, one row per
-job with its state (COMPLETE or FAIL, with the error line), its overrides, its last evaluation and its best FID.
+job with its state (COMPLETE, PRUNED by an Optuna search's pruner, or FAIL with the error line), its overrides, its
+last evaluation and its best FID.
 
 Launcher-agnostic: the callback reads what every job left in its own folder (Hydra's `.hydra/overrides.yaml`,
-MetricsCallback's `metrics.jsonl`, `run_sweep_job`'s `failed.json`), not values passed in memory, so it works for
+MetricsCallback's `metrics.jsonl`, `run_sweep_job`'s `failed.json`, TrialPruning's `pruned.json`), not values
+passed in memory, so it works for
 jobs run anywhere.
 """
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
 FAILURE_FILE = "failed.json"
+PRUNED_FILE = "pruned.json"  # facegan/search/pruning.py
 FINAL_FIELDS = ("epoch", "images_seen", "fid", "kid_mean", "kid_std", "num_fake")
 
 
@@ -52,9 +55,12 @@ def run_sweep_job(task: Callable[[DictConfig], float | None], cfg: DictConfig) -
         return None
 
 
-def read_failure(job_dir: Path) -> dict[str, Any] | None:
-    path = job_dir / FAILURE_FILE
+def read_json(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def job_state(failure: dict | None, pruned: dict | None) -> str:
+    return "FAIL" if failure else "PRUNED" if pruned else "COMPLETE"
 
 
 def read_evaluations(job_dir: Path) -> list[dict[str, Any]]:
@@ -73,12 +79,14 @@ def parse_overrides(overrides: list[str]) -> dict[str, str]:
 def job_summary(job_dir: Path, overrides_file: Path) -> dict[str, Any]:
     evaluations = read_evaluations(job_dir)
     final = evaluations[-1] if evaluations else {}
-    failure = read_failure(job_dir)
+    failure = read_json(job_dir / FAILURE_FILE)
+    pruned = read_json(job_dir / PRUNED_FILE)
     return {
         "job": job_dir.name,
         "dir": str(job_dir),
-        "state": "FAIL" if failure else "COMPLETE",
+        "state": job_state(failure, pruned),
         "error": failure["error"] if failure else None,
+        "pruned_after_epoch": pruned["epoch"] if pruned else None,
         "overrides": parse_overrides(list(OmegaConf.load(overrides_file))),
         "evaluations": len(evaluations),
         "final": {field: final.get(field) for field in FINAL_FIELDS},
