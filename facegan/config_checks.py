@@ -11,7 +11,7 @@ from facegan.models import num_resolution_blocks
 from facegan.runtime.devices import asks_for_gpu, requested_processes, training_device_type, visible_gpus
 from facegan.runtime.distributed import follow_launcher_layout
 
-MODEL_SIZES = (32, 64, 128)  # conf/model/dcgan<size>.yaml
+MODEL_SIZES = (32, 64, 128)  # conf/model/dcgan<size>.yaml and resnet<size>.yaml
 
 
 # (config key, smallest allowed value, an example): the integer settings and their lower bounds.

@@ -38,13 +38,15 @@ def calibrate_batchnorm(generator: nn.Module) -> None:
         generator(torch.randn(256, generator.latent_dim))
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["dcgan32", "resnet32"])
+def checkpoint(tmp_path_factory, request) -> Path:
     """A checkpoint as scripts/train.py writes it, of a 16x16 model after two batches, without the EMA generator
-    (test_sizes_come_from_the_checkpoint_and_ema_weights_win adds one)."""
+    (test_sizes_come_from_the_checkpoint_and_ema_weights_win adds one); every test here runs once per network
+    family, DCGAN and the residual tier."""
     pl.seed_everything(0)
     cfg = compose_config(
         "train",
+        f"model={request.param}",
         "model.image_size=16",
         f"model.latent_dim={LATENT_DIM}",
         "model.ngf=4",
@@ -196,12 +198,15 @@ def test_sizes_come_from_the_checkpoint_and_ema_weights_win(checkpoint, tmp_path
         for key, value in state.items()
         if key.startswith("generator.")
     }
-    ema["generator_ema.net.0.weight"] *= 0.5  # unlike the raw weights
+    first_weight = next(key for key in ema if key.endswith(".weight"))  # the first layer's, in either family
+    ema[first_weight] *= 0.5  # unlike the raw weights
     state.update(ema)
     torch.save(contents, tmp_path / "ema.ckpt")
     ema_generator, ema_info = load_generator(tmp_path / "ema.ckpt")
     assert ema_info.weights == "generator_ema"
-    torch.testing.assert_close(ema_generator.state_dict()["net.0.weight"], ema["generator_ema.net.0.weight"])
+    torch.testing.assert_close(
+        ema_generator.state_dict()[first_weight.removeprefix("generator_ema.")], ema[first_weight]
+    )
 
 
 def export_config(checkpoint: Path, out: Path, export_format: str):

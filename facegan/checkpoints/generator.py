@@ -9,7 +9,7 @@ from torch import nn
 
 from facegan.checkpoints.io import EMA_STATISTICS_KEY, read_checkpoint
 from facegan.errors import ConfigError
-from facegan.models import Generator
+from facegan.models import Generator, ResNetGenerator
 from facegan.models.statistics import recompute_batchnorm_statistics
 
 # The EMA generator (an exponential moving average of G's weights) gives smoother samples: used when present.
@@ -51,7 +51,11 @@ def generator_weights(state_dict: dict[str, torch.Tensor]) -> tuple[str | None, 
 
 # The generator classes a checkpoint may name, and the arguments each takes: a checkpoint is data, so the class is
 # looked up here, never imported from the name the file gives (a crafted `_target_` could name any callable).
-GENERATORS = {"facegan.models.Generator": (Generator, {"latent_dim", "image_size", "base_channels", "channels"})}
+GENERATOR_ARGUMENTS = {"latent_dim", "image_size", "base_channels", "channels"}
+GENERATORS = {
+    "facegan.models.Generator": (Generator, GENERATOR_ARGUMENTS),
+    "facegan.models.ResNetGenerator": (ResNetGenerator, GENERATOR_ARGUMENTS),
+}
 
 
 def build_generator(spec: dict, ckpt_path: str | Path) -> nn.Module:

@@ -16,7 +16,15 @@ log = logging.getLogger(__name__)
 
 # The settings that shape the networks' state_dict, with the value a checkpoint written before the setting
 # existed was trained with (spectral norm replaces D's BatchNorm and renames its conv weights).
-NETWORK_KEYS = {"image_size": None, "latent_dim": None, "ngf": None, "ndf": None, "spectral_norm": False}
+# (checkpoints from before the residual tier name no family: they are DCGANs)
+NETWORK_KEYS = {
+    "family": "dcgan",
+    "image_size": None,
+    "latent_dim": None,
+    "ngf": None,
+    "ndf": None,
+    "spectral_norm": False,
+}
 
 
 def find_last_checkpoint(runs_root: Path, checkpoint_subdir: Path, exclude: Path | None = None) -> Path:
@@ -108,9 +116,12 @@ def check_checkpoint_matches(ckpt_path: str, model_cfg: DictConfig) -> None:
             f"model.{key}={_as_override(value)} (this run: {_as_override(wanted.get(key))})"
             for key, value in differences.items()
         )
+        saved_model = f"model={saved.get('family', 'dcgan')}{saved.get('image_size')}"
         fix = " ".join(
-            f"model=dcgan{value}" if key == "image_size" else f"model.{key}={_as_override(value)}"
-            for key, value in differences.items()
+            dict.fromkeys(
+                saved_model if key in ("family", "image_size") else f"model.{key}={_as_override(value)}"
+                for key, value in differences.items()
+            )
         )
         raise ConfigError(
             f"ckpt_path={ckpt_path} holds a different model: {listed}; resume with the same model settings: {fix}"
