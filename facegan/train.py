@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from facegan import runtime
+from facegan.callbacks.hparams import HParamsCallback, run_hparams
 from facegan.checkpoints.disk import check_room_for_checkpoints, checkpoint_bytes, checkpoint_files_kept
 from facegan.checkpoints.io import AtomicCheckpointIO
 from facegan.checkpoints.preemption import StoppedBySignal
@@ -28,6 +29,7 @@ from facegan.runtime.devices import requested_processes
 from facegan.runtime.distributed import follow_launcher_layout, launcher_plugins, log_data_parallel
 from facegan.runtime.performance import PerformanceSettings, resolve_performance
 from facegan.runtime.strategy import STRATEGY_NAME
+from facegan.runtime.warnings_log import warnings_to_log
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def training_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     callbacks = instantiate_all(cfg.get("callbacks"))
     if cfg.trainer.get("enable_progress_bar", True) is False:
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
-    return callbacks
+    return [*callbacks, HParamsCallback(run_hparams(cfg))]  # the run's row in TensorBoard's HParams tab
 
 
 def optimizer_factory(optimizer_cfg: DictConfig, performance: PerformanceSettings) -> Any:
@@ -98,6 +100,7 @@ def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None =
 
 def train(cfg: DictConfig) -> float | None:
     runtime.register()
+    warnings_to_log()  # Lightning's warnings in train.log too
     follow_launcher_layout(cfg.trainer)  # torchrun / SLURM decide the process count
     check_config(cfg)
     ckpt_path = resolve_ckpt_path(cfg)

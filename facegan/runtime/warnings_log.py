@@ -1,0 +1,29 @@
+"""Python warnings (Lightning's among them) in the run's log file as well as on the terminal, each message once."""
+
+import logging
+
+WARNINGS_LOGGER = "py.warnings"  # where logging.captureWarnings sends them
+
+
+class OncePerMessage(logging.Filter):
+    """Lets each warning text through once: a warning raised on every batch must not flood train.log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def warnings_to_log() -> None:
+    """Route warnings.warn through logging (Hydra's job logging writes train.log); the warning filters (Python's,
+    Lightning's, the user's -W) still decide what is shown. Idempotent."""
+    logging.captureWarnings(True)
+    logger = logging.getLogger(WARNINGS_LOGGER)
+    if not any(isinstance(existing, OncePerMessage) for existing in logger.filters):
+        logger.addFilter(OncePerMessage())
