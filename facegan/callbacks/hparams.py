@@ -73,6 +73,8 @@ class HParamsCallback(pl.Callback):
             "precision": str(trainer.precision),
         }
         experiment, session_start, session_end = hparams(row, dict.fromkeys(self.metric_tags(trainer), 0.0))
-        file_writer = writer._get_file_writer()
+        file_writer = writer._get_file_writer()  # as Lightning's log_hyperparams writes these summaries
+        if file_writer is None:  # Lightning's stand-in experiment where rank_zero_only says this is not rank 0
+            return
         for summary in (experiment, session_start, session_end):
             file_writer.add_summary(summary)
