@@ -3,6 +3,7 @@ minimum versions the code needs, every import declared, and a wheel whose consol
 
 import ast
 import importlib.metadata
+import os
 import subprocess
 import sys
 import sysconfig
@@ -32,6 +33,7 @@ DISTRIBUTIONS = {
 }
 LOCAL = {"facegan", "hydra_plugins"}
 OPTIONAL_HOMES = {"facegan/search": "search", "hydra_plugins": "search"}  # whole modules that need an extra
+OUTSIDE_CHECKOUT = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}  # the venv's own view
 CONSOLE_SCRIPTS = ["facegan-train", "facegan-sample", "facegan-evaluate", "facegan-export", "facegan-prepare",
                    "facegan-bench"]  # fmt: skip
 
@@ -129,11 +131,12 @@ def installed_wheel(tmp_path_factory):
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
-    (Path(site) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
-        check=True, capture_output=True,
+        check=True, capture_output=True, env=OUTSIDE_CHECKOUT,
     )  # fmt: skip
+    # after the install: pip must not find this environment's (editable) facegan and call the wheel installed
+    (Path(site) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv, Path(site), wheel
 
 
@@ -151,21 +154,23 @@ def test_the_wheel_ships_its_configs_and_its_console_scripts_train_from_any_fold
     where = subprocess.run(
         [venv / "bin" / "python", "-c",
          "import facegan, hydra_plugins.facegan_optuna_sweeper as s; print(facegan.__file__); print(s.__file__)"],
-        check=True, capture_output=True, text=True, cwd=tmp_path,
+        check=True, capture_output=True, text=True, cwd=tmp_path, env=OUTSIDE_CHECKOUT,
     ).stdout.split()  # fmt: skip
     assert all(Path(path).is_relative_to(site) for path in where)  # the wheel's, not the checkout's
 
     result = subprocess.run(
         [venv / "bin" / "facegan-train", "debug=tiny", "trainer.max_epochs=1", "hydra.run.dir=run"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        capture_output=True, text=True, cwd=tmp_path, timeout=300, env=OUTSIDE_CHECKOUT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "run" / "train.log").is_file()
 
     composed = subprocess.run(
         [venv / "bin" / "facegan-train", "hparams_search=optuna", "--cfg", "hydra", "--package", "hydra.sweeper"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, env=OUTSIDE_CHECKOUT,
     )  # fmt: skip
     assert composed.returncode == 0 and "FaceganOptunaSweeper" in composed.stdout, composed.stderr[-2000:]
-    usage = subprocess.run([venv / "bin" / "python", "-m", "facegan"], capture_output=True, text=True, cwd=tmp_path)
+    usage = subprocess.run(
+        [venv / "bin" / "python", "-m", "facegan"], capture_output=True, text=True, cwd=tmp_path, env=OUTSIDE_CHECKOUT
+    )
     assert usage.returncode != 0 and "train" in usage.stderr
