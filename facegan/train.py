@@ -15,7 +15,7 @@ from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from facegan import runtime
-from facegan.callbacks.hparams import HParamsCallback, run_hparams
+from facegan.callbacks.hparams import HParamsCallback, config_choices, run_hparams
 from facegan.checkpoints.disk import check_room_for_checkpoints, checkpoint_bytes, checkpoint_files_kept
 from facegan.checkpoints.io import AtomicCheckpointIO
 from facegan.checkpoints.preemption import StoppedBySignal
@@ -54,7 +54,7 @@ def training_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     callbacks = instantiate_all(cfg.get("callbacks"))
     if cfg.trainer.get("enable_progress_bar", True) is False:
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
-    return [*callbacks, HParamsCallback(run_hparams(cfg))]  # the run's row in TensorBoard's HParams tab
+    return [*callbacks, HParamsCallback(run_hparams(cfg, config_choices()))]  # the run's row in the HParams tab
 
 
 def optimizer_factory(optimizer_cfg: DictConfig, performance: PerformanceSettings) -> Any:

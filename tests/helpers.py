@@ -1,7 +1,9 @@
 """What the tests share: the tiny-run preset, image folders made on the fly, a runner for the real CLI, the
-composed config, TensorBoard's tags, and a tiny deterministic feature extractor for FID/KID."""
+composed config, TensorBoard's tags, a tiny GAN module, a free loopback port, and a tiny deterministic feature
+extractor for FID/KID."""
 
 import os
+import socket
 import subprocess
 import sys
 import warnings
@@ -11,6 +13,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+
+from facegan.gan.losses import BCELoss
+from facegan.gan.module import GAN
+from facegan.models import Discriminator, Generator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(REPO_ROOT / "conf")
@@ -132,3 +138,22 @@ def metrics_overrides(tmp_path: Path, num_samples: int = 64) -> tuple[str, ...]:
         f"metrics.num_samples={num_samples}",
         f"paths.cache_dir={tmp_path / 'cache'}",
     )
+
+
+def tiny_gan(num_sample_images: int = 6) -> GAN:
+    """A GAN module of 4-wide 16x16 networks with BCE, for fits on a handful of random images."""
+    return GAN(
+        generator=Generator(latent_dim=8, image_size=16, base_channels=4),
+        discriminator=Discriminator(image_size=16, base_channels=4),
+        loss=BCELoss(),
+        generator_optimizer=lambda params: torch.optim.Adam(params, lr=2e-4),
+        discriminator_optimizer=lambda params: torch.optim.Adam(params, lr=2e-4),
+        num_sample_images=num_sample_images,
+    )
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for a server or a process group the test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

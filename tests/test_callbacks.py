@@ -10,9 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from facegan.callbacks import ProgressGifCallback, RealVsFakeCallback, SampleGridCallback, progress_gif
-from facegan.gan.losses import BCELoss
-from facegan.gan.module import GAN
-from facegan.models import Discriminator, Generator
+from helpers import tiny_gan
 
 EPOCHS = 3
 
@@ -27,17 +25,6 @@ class GifFrameCounter(pl.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         with Image.open(self.path) as gif:
             self.counts.append(gif.n_frames)
-
-
-def tiny_gan() -> GAN:
-    return GAN(
-        generator=Generator(latent_dim=8, image_size=16, base_channels=4),
-        discriminator=Discriminator(image_size=16, base_channels=4),
-        loss=BCELoss(),
-        generator_optimizer=lambda params: torch.optim.Adam(params, lr=2e-4),
-        discriminator_optimizer=lambda params: torch.optim.Adam(params, lr=2e-4),
-        num_sample_images=6,
-    )
 
 
 @pytest.fixture(scope="module")

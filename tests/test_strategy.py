@@ -1,19 +1,13 @@
 """gan_ddp averages exactly the stepping optimizer's gradients across processes (2-process gloo)."""
 
 import os
-import socket
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from facegan.runtime.strategy import average_gradients
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from helpers import free_port
 
 
 def _worker(rank: int, world_size: int, port: int, results: dict) -> None:
@@ -33,7 +27,7 @@ def _worker(rank: int, world_size: int, port: int, results: dict) -> None:
 def test_gradients_are_averaged_across_ranks():
     with mp.Manager() as manager:
         results = manager.dict()
-        mp.spawn(_worker, args=(2, _free_port(), results), nprocs=2, join=True)
+        mp.spawn(_worker, args=(2, free_port(), results), nprocs=2, join=True)
         results = dict(results)
     for rank in (0, 1):
         weight_grad, bias_grad, frozen_grad = results[rank]

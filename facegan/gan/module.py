@@ -79,8 +79,9 @@ class GAN(pl.LightningModule):
         self.discriminator_optimizer = discriminator_optimizer
         self.divergence = divergence or DivergenceMonitor()
         self.progress_bar_values: dict[str, float] = {}  # loss/d and loss/g as of the last log interval
-        # network_config lets sample/export commands rebuild the networks from the checkpoint alone.
-        self.save_hyperparameters("num_sample_images", "sample_seed", "network_config")
+        # network_config lets sample/export commands rebuild the networks from the checkpoint alone. Not for the
+        # logger: TensorBoard's HParams tab shows the run's settings (facegan/callbacks/hparams.py) instead.
+        self.save_hyperparameters("num_sample_images", "sample_seed", "network_config", logger=False)
         # Fixed noise: the same z every epoch makes progress grids comparable; a buffer, so checkpoints keep it.
         noise_rng = torch.Generator().manual_seed(sample_seed)
         self.register_buffer("fixed_noise", torch.randn(num_sample_images, generator.latent_dim, generator=noise_rng))

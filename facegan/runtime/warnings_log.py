@@ -6,7 +6,8 @@ WARNINGS_LOGGER = "py.warnings"  # where logging.captureWarnings sends them
 
 
 class OncePerMessage(logging.Filter):
-    """Lets each warning text through once: a warning raised on every batch must not flood train.log."""
+    """Lets each warning through once: a warning raised on every batch must not flood train.log. The message of a
+    captured warning names its file and line, so the same text from two places is two messages."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -22,8 +23,10 @@ class OncePerMessage(logging.Filter):
 
 def warnings_to_log() -> None:
     """Route warnings.warn through logging (Hydra's job logging writes train.log); the warning filters (Python's,
-    Lightning's, the user's -W) still decide what is shown. Idempotent."""
+    Lightning's, the user's -W) still decide what is shown. Called once per run: the jobs of a sweep in one process
+    each start with a fresh filter, so every job's train.log has its own warnings."""
     logging.captureWarnings(True)
     logger = logging.getLogger(WARNINGS_LOGGER)
-    if not any(isinstance(existing, OncePerMessage) for existing in logger.filters):
-        logger.addFilter(OncePerMessage())
+    for existing in [existing for existing in logger.filters if isinstance(existing, OncePerMessage)]:
+        logger.removeFilter(existing)
+    logger.addFilter(OncePerMessage())
