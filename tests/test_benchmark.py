@@ -4,11 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
-from facegan.benchmarks.quality import contender_overrides, parse_budget, split_folder
+from facegan.benchmarks.processes import contender_overrides
+from facegan.benchmarks.quality import parse_budget, split_folder
 from facegan.errors import ConfigError
-from helpers import run_cli, save_tiny_extractor, write_faces
+from helpers import CONF_DIR, compose_config, run_cli, save_tiny_extractor, write_faces
 
 SMALL_MODEL = ("model.ngf=8", "model.ndf=8", "data.batch_size=8", "data.num_workers=0")
 
@@ -29,6 +30,49 @@ def test_train_mode_compares_facegan_with_the_canonical_loop(tmp_path):
     assert summary["facegan_img_per_s"] > 0 and summary["canonical_img_per_s"] > 0
     assert summary["ratio"] == pytest.approx(summary["facegan_img_per_s"] / summary["canonical_img_per_s"], rel=0.02)
     assert "facegan / canonical" in result.stdout
+    assert list(summary["contenders"]) == ["defaults"] and summary["contenders"]["defaults"]["model"] == "dcgan32"
+
+
+@pytest.mark.slow
+def test_train_mode_measures_the_residual_step_beside_the_dcgan_step(tmp_path):
+    write_faces(tmp_path / "faces" / "img_align_celeba", 24)
+    result = run_cli(
+        "benchmark.py", f"data.root={tmp_path / 'faces'}", f"paths.cache_dir={tmp_path / 'cache'}", *SMALL_MODEL,
+        "benchmark.batches=2", "benchmark.warmup_batches=1", '+benchmark.contenders.resnet32="model=resnet32"',
+    )  # fmt: skip
+    rows = last_json_line(result.stdout)["contenders"]
+    assert [(name, row["model"], row["batch_size"]) for name, row in rows.items()] == [
+        ("defaults", "dcgan32", 8),
+        ("resnet32", "resnet32", 8),  # the benchmark's batch, not the residual recipe's 64: the same work per step
+    ]
+    assert all(row["img_per_s"] > 0 and row["peak_mem_mb"] > 0 for row in rows.values())
+    assert "resnet32 / canonical" in result.stdout and "defaults / canonical" in result.stdout
+
+
+def test_train_mode_contenders_are_the_benchmarks_config_with_their_recipe_on_top(monkeypatch):
+    from hydra import initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from facegan.benchmarks.throughput import contender_configs
+
+    overrides = (
+        "data=synthetic",
+        "data.batch_size=8",
+        "benchmark.batches=3",
+        '+benchmark.contenders.res="model=resnet32"',
+    )
+    cfg = compose_config("benchmark", *overrides, return_hydra_config=True)
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # this test's run, undone afterwards
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):  # the task function's config has no hydra node
+        del cfg["hydra"]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        configs = contender_configs(cfg)
+    assert list(configs) == ["defaults", "res"]
+    defaults, residual = configs["defaults"], configs["res"]
+    assert (defaults["model"]["family"], residual["model"]["family"]) == ("dcgan", "resnet")
+    assert defaults["data"]["batch_size"] == residual["data"]["batch_size"] == 8  # the benchmark's, not the recipe's
+    assert residual["benchmark"]["batches"] == 3 and residual["data"]["_target_"] == defaults["data"]["_target_"]
 
 
 @pytest.mark.slow

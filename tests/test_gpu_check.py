@@ -19,10 +19,12 @@ def test_plan_covers_cuda_tests_every_model_and_compile_mode_and_a_quality_run()
     names = [step.name for step in steps]
     assert names[0] == "cuda tests" and names[1].startswith("quality dcgan64")  # the most wanted first
     speed = [step for step in steps if step.name.startswith("speed")]
-    assert len(speed) == 6 and {"performance.compile=false", "performance.compile_mode=reduce-overhead"} <= {
+    assert len(speed) == 7 and {"performance.compile=false", "performance.compile_mode=reduce-overhead"} <= {
         part for step in speed for part in step.command
     }
     assert all("trainer=gpu" in step.command for step in steps[1:])
+    residual = next(step for step in speed if step.name == "speed resnet64 eager")  # beside dcgan64, one run
+    assert "model=dcgan64" in residual.command and '+benchmark.contenders.resnet64="model=resnet64"' in residual.command
     assert compose_config("gpu_check").deadline <= 9 * 60  # the whole check fits a short GPU lease
     assert all(step.timeout < 9 * 60 for step in steps)
 
@@ -49,17 +51,23 @@ def test_steps_report_status_json_and_time_limits():
 
 
 def test_report_has_the_speed_and_quality_tables_and_each_failure_whole():
-    speed = {"facegan_img_per_s": 51234.5, "canonical_img_per_s": 20000.0, "ratio": 2.56, "facegan_peak_mem_mb": 900.0}
+    dcgan = {"model": "dcgan64", "img_per_s": 51234.5, "ratio": 2.56, "peak_mem_mb": 900.0}
+    speed = {"canonical_img_per_s": 20000.0, "contenders": {"defaults": dcgan}}
+    residual = {"model": "resnet64", "img_per_s": 9000.0, "ratio": 0.45, "peak_mem_mb": 2100.0}
+    beside = {"canonical_img_per_s": 20000.0, "contenders": {"defaults": dcgan, "resnet64": residual}}
     quality = {"runs": [{"loop": "defaults", "batches": 900, "images_seen": 115200, "fid": 80.5, "kid": 0.0612}]}
     outcomes = [
         Outcome(Step("cuda tests", ["pytest"], 1), "failed (1)", 12.0, "E   boom\n1 failed, 5 passed", None),
         Outcome(Step("speed dcgan64 default", ["bench"], 1), "passed", 30.0, "", speed),
         Outcome(Step("quality dcgan64 00:01:15", ["bench"], 1), "passed", 200.0, "", quality),
         Outcome(Step("speed dcgan32 eager", ["bench"], 1), "skipped", 0.0, "out of time", None),
+        Outcome(Step("speed resnet64 eager", ["bench"], 1), "passed", 30.0, "", beside),
     ]
     text = report_text(outcomes, "NVIDIA H200, torch 2.x", deadline=530)
     assert text.startswith("# gpu-check: NVIDIA H200")
     assert "| dcgan64 default | 51,234 | 20,000 | 2.56 | 900 |" in text
+    assert "| dcgan64 eager | 51,234 | 20,000 | 2.56 | 900 |" in text  # the residual step's DCGAN row
+    assert "| resnet64 eager | 9,000 | 20,000 | 0.45 | 2,100 |" in text
     assert "| defaults | 900 | 115,200 | 80.5 | 61.2 |" in text
     assert "E   boom" in text and "| speed dcgan32 eager | skipped | 0 |" in text
 

@@ -131,9 +131,12 @@ def test_optimizer_steps_and_batches_convert_both_ways(n_critic):
         ("loss=wgan_gp", "loss.n_critic=2", "augment=diffaugment"),
     ],
 )
-def test_each_loss_trains_end_to_end(tmp_path, overrides):
+@pytest.mark.parametrize("model", ["dcgan32", "resnet32"])
+def test_each_loss_trains_end_to_end(tmp_path, overrides, model):
     batches = 6  # over 2 epochs of 4 batches: max_steps counts batches whatever the schedule
-    cfg = compose_train(*TINY, *overrides, f"trainer.max_steps={batches}", "trainer.max_epochs=5", output_dir=tmp_path)
+    cfg = compose_train(
+        *TINY, f"model={model}", *overrides, f"trainer.max_steps={batches}", "trainer.max_epochs=5", output_dir=tmp_path
+    )
     n_critic = cfg.loss.n_critic
     train(cfg)
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu")

@@ -17,10 +17,12 @@ STEP_SCALARS = {"loss/d", "loss/g", "loss/d_real", "loss/d_fake", "d/real", "d/f
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("loss", ["bce", "lsgan"])
-def test_run_writes_tensorboard_grids_plot_and_checkpoints(tmp_path, loss):
+@pytest.mark.parametrize(
+    ("loss", "model", "latent_dim"), [("bce", "dcgan32", 100), ("lsgan", "dcgan32", 100), ("hinge", "resnet32", 128)]
+)
+def test_run_writes_tensorboard_grids_plot_and_checkpoints(tmp_path, loss, model, latent_dim):
     run_dir = tmp_path / "run"
-    result = run_cli("train.py", *TINY_CLI, f"loss={loss}", f"hydra.run.dir={run_dir}")
+    result = run_cli("train.py", *TINY_CLI, f"loss={loss}", f"model={model}", f"hydra.run.dir={run_dir}")
     assert "Outputs in" in result.stdout + result.stderr
 
     tags = tensorboard_tags(run_dir)
@@ -34,8 +36,9 @@ def test_run_writes_tensorboard_grids_plot_and_checkpoints(tmp_path, loss):
         assert (run_dir / "checkpoints" / name).is_file(), name
 
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    assert checkpoint["state_dict"]["fixed_noise"].shape == (64, 100)
+    assert checkpoint["state_dict"]["fixed_noise"].shape == (64, latent_dim)
     assert checkpoint["hyper_parameters"]["network_config"]["image_size"] == 32
+    assert checkpoint["hyper_parameters"]["network_config"]["family"] == model.removesuffix("32")
     # global_step counts both optimizer steps: 2 epochs x 3 batches x (D + G)
     assert checkpoint["global_step"] == 12
 

@@ -1,5 +1,5 @@
 """The processes a benchmark starts: scripts run as a user runs them, functions in a fresh interpreter, and
-the training overrides those processes are given."""
+the training overrides those processes are given (the benchmark's own, and each contender's recipe)."""
 
 import multiprocessing
 import subprocess
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+
+from facegan.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,3 +53,21 @@ def training_overrides(*skip: str) -> list[str]:
     if not any(override.startswith("model=") for override in overrides):
         overrides.append(f"model={hydra_cfg.runtime.choices['model']}")
     return overrides
+
+
+def contender_overrides(contenders: dict) -> dict[str, list[str]]:
+    """benchmark.contenders as {name: [override, ...]}; a name is a run folder's name, so plain."""
+    if not contenders:
+        raise ConfigError(
+            "benchmark.contenders is empty: give at least one recipe, e.g. benchmark.contenders={defaults: ''}"
+        )
+    parsed = {}
+    for name, overrides in contenders.items():
+        if not str(name).replace("_", "").replace("-", "").isalnum() or name == "canonical":
+            raise ConfigError(
+                f"benchmark.contenders.{name}: name a contender with letters, digits, - and _ (not canonical)"
+            )
+        if overrides is None:
+            overrides = ""
+        parsed[str(name)] = str(overrides).split() if isinstance(overrides, str) else [str(item) for item in overrides]
+    return parsed

@@ -15,7 +15,7 @@ The protocol, printed with the results:
              against at most as many of the held-out images, at the model's size, with `metrics.*`'s extractor.
   contenders `benchmark.contenders` names facegan recipes trained side by side, each a string of train.py
              overrides on top of the benchmark's (`defaults: ""` is facegan as a user runs it), e.g.
-             `+benchmark.contenders.lsgan=loss=lsgan`; `benchmark.canonical=false` leaves out the canonical loop.
+             `'+benchmark.contenders.lsgan="loss=lsgan"'`; `benchmark.canonical=false` leaves out the canonical loop.
   seeds      one run of each loop per entry of `benchmark.seeds`; the table gives each and their mean.
 """
 
@@ -31,7 +31,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from facegan.benchmarks import canonical
-from facegan.benchmarks.processes import facegan_command, in_fresh_process, run_timed, training_overrides
+from facegan.benchmarks.processes import (
+    contender_overrides,
+    facegan_command,
+    in_fresh_process,
+    run_timed,
+    training_overrides,
+)
 from facegan.checkpoints.generator import load_generator
 from facegan.data.datamodules import CelebADataModule
 from facegan.data.sources import find_images
@@ -99,24 +105,6 @@ def split_folder(root: str, held_out: int, seed: int, workdir: Path) -> tuple[Pa
 def facegan_overrides() -> list[str]:
     """The benchmark's training overrides; the split's data.root, the run folders and metrics are its own."""
     return training_overrides("data.root=", "hydra.", "metrics.", "paths.")
-
-
-def contender_overrides(contenders: dict) -> dict[str, list[str]]:
-    """benchmark.contenders as {name: [override, ...]}; a name is a run folder's name, so plain."""
-    if not contenders:
-        raise ConfigError(
-            "benchmark.contenders is empty: give at least one recipe, e.g. benchmark.contenders={defaults: ''}"
-        )
-    parsed = {}
-    for name, overrides in contenders.items():
-        if not str(name).replace("_", "").replace("-", "").isalnum() or name == "canonical":
-            raise ConfigError(
-                f"benchmark.contenders.{name}: name a contender with letters, digits, - and _ (not canonical)"
-            )
-        if overrides is None:
-            overrides = ""
-        parsed[str(name)] = str(overrides).split() if isinstance(overrides, str) else [str(item) for item in overrides]
-    return parsed
 
 
 def train_facegan(

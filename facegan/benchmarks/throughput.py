@@ -6,6 +6,10 @@ Both run on the same device, model size, batch size and images, each in a fresh 
              settings `performance.*` resolve to on this device
   canonical  facegan/benchmarks/canonical.py: the pytorch/examples loop (ImageFolder + workers,
              Sigmoid + BCELoss, fp32, a host sync every step)
+`benchmark.contenders` adds facegan rows, each a recipe of train.py overrides on top of the benchmark's, e.g. the
+residual tier's step beside DCGAN's at the same batch:
+    python scripts/benchmark.py data.root=../shared/data/celeba_sample data.batch_size=64 \\
+        '+benchmark.contenders.resnet32="model=resnet32"'
 """
 
 import json
@@ -16,10 +20,12 @@ from pathlib import Path
 import hydra
 import pytorch_lightning as pl
 import torch
+from hydra import compose
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from facegan.benchmarks import canonical
-from facegan.benchmarks.processes import in_fresh_process
+from facegan.benchmarks.processes import contender_overrides, in_fresh_process, training_overrides
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError
 from facegan.gan.module import GAN
@@ -130,6 +136,11 @@ def measure_canonical(cfg_dict: dict) -> dict:
     }
 
 
+def model_name(cfg: dict) -> str:
+    """dcgan32, resnet64, ...: the family and size a config trains."""
+    return f"{cfg['model'].get('family', 'dcgan')}{cfg['model']['image_size']}"
+
+
 def image_folder_root(data_cfg: DictConfig) -> str:
     """The ImageFolder root the canonical loop needs: the parent of the folder holding the images."""
     if "root" not in data_cfg:
@@ -140,37 +151,84 @@ def image_folder_root(data_cfg: DictConfig) -> str:
     return str(Path(source.location).parent)
 
 
+def recipe_overrides(base: list[str], recipe: list[str]) -> list[str]:
+    """The benchmark's overrides, then a contender's recipe; a key the recipe sets (model=, data.batch_size=) is
+    the recipe's alone, as Hydra accepts one value per config group."""
+    keys = {override.split("=", 1)[0].lstrip("+~") for override in recipe}
+    return [*(override for override in base if override.split("=", 1)[0].lstrip("+~") not in keys), *recipe]
+
+
+def contender_configs(cfg: DictConfig) -> dict[str, dict]:
+    """Each of benchmark.contenders as a resolved config: the benchmark's training overrides with the recipe's on
+    top, and the benchmark's own settings (`defaults: ""` is the benchmark's config itself)."""
+    configs = {}
+    for name, recipe in contender_overrides(OmegaConf.to_container(cfg.benchmark.contenders)).items():
+        composed = cfg
+        if recipe:
+            overrides = recipe_overrides(training_overrides(), recipe)
+            composed = compose(config_name=HydraConfig.get().job.config_name, overrides=overrides)
+            composed.benchmark = cfg.benchmark
+        configs[name] = OmegaConf.to_container(composed, resolve=True)
+    return configs
+
+
 def run(cfg: DictConfig) -> None:
+    image_folder = image_folder_root(cfg.data)
+    configs = contender_configs(cfg)  # every recipe composes before anything is measured
+    results = {}
+    for name, contender_cfg in configs.items():
+        contender_cfg["benchmark"]["image_folder"] = image_folder
+        results[name] = {"model": model_name(contender_cfg), **in_fresh_process(measure_facegan, contender_cfg)}
+        results[name]["batch_size"] = contender_cfg["data"]["batch_size"]
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
-    cfg_dict["benchmark"]["image_folder"] = image_folder_root(cfg.data)
-    images = cfg.benchmark.batches * cfg.data.batch_size
-    results = {
-        "facegan": in_fresh_process(measure_facegan, cfg_dict),
-        "canonical": in_fresh_process(measure_canonical, cfg_dict),
+    cfg_dict["benchmark"]["image_folder"] = image_folder
+    results["canonical"] = {
+        "model": f"dcgan{cfg.model.image_size}",
+        **in_fresh_process(measure_canonical, cfg_dict),
+        "batch_size": cfg.data.batch_size,
     }
     for result in results.values():
-        result["img_per_s"] = images / result["seconds"]
-    ratio = results["facegan"]["img_per_s"] / results["canonical"]["img_per_s"]
+        result["img_per_s"] = cfg.benchmark.batches * result["batch_size"] / result["seconds"]
+    canonical_speed = results["canonical"]["img_per_s"]
 
-    size, batch = cfg.model.image_size, cfg.data.batch_size
+    size = cfg.model.image_size
     print(
-        f"Training throughput, {size}x{size}, batch {batch}, {cfg.benchmark.batches} timed batches after "
-        f"{cfg.benchmark.warmup_batches} warm-up, device {results['facegan']['device']}"
+        f"Training throughput, {size}x{size}, {cfg.benchmark.batches} timed batches after "
+        f"{cfg.benchmark.warmup_batches} warm-up, device {results['canonical']['device']}"
     )
-    print(f"  {'loop':<10} {'settings':<64} {'img/s':>10} {'peak MiB':>10}")
+    width = max(10, *(len(name) for name in results))
+    print(f"  {'loop':<{width}} {'model':<10} {'batch':>5} {'settings':<64} {'img/s':>10} {'peak MiB':>10}")
     for name, result in results.items():
-        print(f"  {name:<10} {result['settings']:<64} {result['img_per_s']:>10,.0f} {result['peak_mem_mb']:>10,.0f}")
-    print(f"  facegan / canonical: {ratio:.2f}x")
+        print(
+            f"  {name:<{width}} {result['model']:<10} {result['batch_size']:>5} {result['settings']:<64} "
+            f"{result['img_per_s']:>10,.0f} {result['peak_mem_mb']:>10,.0f}"
+        )
+    for name in configs:
+        label = "facegan" if len(configs) == 1 else name
+        print(f"  {label} / canonical: {results[name]['img_per_s'] / canonical_speed:.2f}x")
+    first = results[next(iter(configs))]
     summary = {
         "benchmark": "train",
-        "device": results["facegan"]["device"],
+        "device": results["canonical"]["device"],
         "image_size": size,
-        "batch_size": batch,
-        "facegan_img_per_s": round(results["facegan"]["img_per_s"], 1),
-        "canonical_img_per_s": round(results["canonical"]["img_per_s"], 1),
-        "ratio": round(ratio, 3),
-        "facegan_peak_mem_mb": round(results["facegan"]["peak_mem_mb"], 1),
+        "batch_size": cfg.data.batch_size,
+        # facegan_*: the first contender (facegan as composed, unless the contenders say otherwise)
+        "facegan_img_per_s": round(first["img_per_s"], 3),
+        "canonical_img_per_s": round(canonical_speed, 3),
+        "ratio": round(first["img_per_s"] / canonical_speed, 3),
+        "facegan_peak_mem_mb": round(first["peak_mem_mb"], 1),
         "canonical_peak_mem_mb": round(results["canonical"]["peak_mem_mb"], 1),
-        "facegan_settings": results["facegan"]["settings"],
+        "facegan_settings": first["settings"],
+        "contenders": {
+            name: {
+                "model": results[name]["model"],
+                "batch_size": results[name]["batch_size"],
+                "img_per_s": round(results[name]["img_per_s"], 3),
+                "peak_mem_mb": round(results[name]["peak_mem_mb"], 1),
+                "settings": results[name]["settings"],
+                "ratio": round(results[name]["img_per_s"] / canonical_speed, 3),
+            }
+            for name in configs
+        },
     }
     print(json.dumps(summary))

@@ -4,8 +4,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from facegan.errors import ConfigError
-from facegan.models.init import init_dcgan_weights, num_resolution_blocks
+from facegan.models.init import check_discriminator_width, init_dcgan_weights, num_resolution_blocks
 
 
 def _down_block(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Sequential:
@@ -31,8 +30,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, image_size: int = 64, base_channels: int = 64, channels: int = 3, spectral_norm: bool = False):
         super().__init__()
-        if base_channels <= 0:
-            raise ConfigError(f"ndf={base_channels} must be positive (e.g. model.ndf=64)")
+        check_discriminator_width(base_channels)
         self.image_size = image_size
         num_blocks = num_resolution_blocks(image_size)
         width = base_channels

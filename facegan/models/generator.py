@@ -3,8 +3,7 @@
 import torch
 from torch import nn
 
-from facegan.errors import ConfigError
-from facegan.models.init import init_dcgan_weights, num_resolution_blocks
+from facegan.models.init import check_generator_widths, init_dcgan_weights, num_resolution_blocks
 
 
 def _up_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -25,10 +24,7 @@ class Generator(nn.Module):
 
     def __init__(self, latent_dim: int = 100, image_size: int = 64, base_channels: int = 64, channels: int = 3):
         super().__init__()
-        if latent_dim <= 0 or base_channels <= 0:
-            raise ConfigError(
-                f"latent_dim={latent_dim}, ngf={base_channels}: both must be positive (e.g. model.latent_dim=100)"
-            )
+        check_generator_widths(latent_dim, base_channels, example_latent_dim=100)
         self.latent_dim = latent_dim
         self.image_size = image_size
         num_blocks = num_resolution_blocks(image_size)

@@ -1,4 +1,4 @@
-"""Shared helpers for both networks: the DCGAN weight init and the depth rule."""
+"""Shared helpers for every network: the width checks, the DCGAN weight init and the depth rule."""
 
 from torch import nn
 
@@ -6,6 +6,20 @@ from facegan.errors import ConfigError
 
 MIN_IMAGE_SIZE = 16
 MAX_IMAGE_SIZE = 1024
+
+
+def check_generator_widths(latent_dim: int, base_channels: int, example_latent_dim: int) -> None:
+    """Both generator families: z size and width must be positive; the fix names the family's own z size."""
+    if latent_dim <= 0 or base_channels <= 0:
+        raise ConfigError(
+            f"latent_dim={latent_dim}, ngf={base_channels}: both must be positive "
+            f"(e.g. model.latent_dim={example_latent_dim})"
+        )
+
+
+def check_discriminator_width(base_channels: int) -> None:
+    if base_channels <= 0:
+        raise ConfigError(f"ndf={base_channels} must be positive (e.g. model.ndf=64)")
 
 
 def num_resolution_blocks(image_size: int) -> int:

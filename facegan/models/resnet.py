@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.utils import parametrizations
 
 from facegan.errors import ConfigError
-from facegan.models.init import num_resolution_blocks
+from facegan.models.init import check_discriminator_width, check_generator_widths, num_resolution_blocks
 
 
 def residual_blocks(image_size: int) -> int:
@@ -78,10 +78,7 @@ class ResNetGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 128, image_size: int = 64, base_channels: int = 64, channels: int = 3):
         super().__init__()
-        if latent_dim <= 0 or base_channels <= 0:
-            raise ConfigError(
-                f"latent_dim={latent_dim}, ngf={base_channels}: both must be positive (e.g. model.latent_dim=128)"
-            )
+        check_generator_widths(latent_dim, base_channels, example_latent_dim=128)
         self.latent_dim = latent_dim
         self.image_size = image_size
         num_blocks = residual_blocks(image_size)
@@ -106,8 +103,7 @@ class ResNetDiscriminator(nn.Module):
 
     def __init__(self, image_size: int = 64, base_channels: int = 64, channels: int = 3, spectral_norm: bool = True):
         super().__init__()
-        if base_channels <= 0:
-            raise ConfigError(f"ndf={base_channels} must be positive (e.g. model.ndf=64)")
+        check_discriminator_width(base_channels)
         if spectral_norm is not True:
             raise ConfigError(
                 f"model.spectral_norm={spectral_norm}: the residual discriminator is built with spectral norm on "

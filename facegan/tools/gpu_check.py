@@ -68,6 +68,13 @@ def plan(cfg: DictConfig) -> list[Step]:
                        f"benchmark.batches={cfg.speed.batches}", f"data.batch_size={cfg.speed.batch_size}",
                        *compile_overrides]  # fmt: skip
             steps.append(Step(f"speed {model} {mode}", command, cfg.speed.timeout))
+    for model in cfg.speed.residual_models:
+        # The residual tier's step beside the DCGAN step of its size, in one benchmark (same device, batch, data).
+        size = model.removeprefix("resnet")
+        command = [python, benchmark, "mode=train", data, f"model=dcgan{size}", "trainer=gpu",
+                   f"benchmark.batches={cfg.speed.batches}", f"data.batch_size={cfg.speed.batch_size}",
+                   "performance.compile=false", f'+benchmark.contenders.{model}="model={model}"']  # fmt: skip
+        steps.append(Step(f"speed {model} eager", command, cfg.speed.timeout))
     return steps
 
 
@@ -115,12 +122,12 @@ def report_text(outcomes: list[Outcome], device: str, deadline: float) -> str:
                   "| model, compile | facegan | canonical | facegan / canonical | facegan peak MiB |",
                   "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
         for outcome in speed:
-            summary = outcome.summary
-            lines.append(
-                f"| {outcome.step.name.removeprefix('speed ')} | {summary['facegan_img_per_s']:,.0f} | "
-                f"{summary['canonical_img_per_s']:,.0f} | {summary['ratio']:.2f} | "
-                f"{summary['facegan_peak_mem_mb']:,.0f} |"
-            )
+            summary, mode = outcome.summary, outcome.step.name.rsplit(" ", 1)[-1]
+            for row in summary["contenders"].values():  # facegan's rows of that run, each against the canonical loop
+                lines.append(
+                    f"| {row['model']} {mode} | {row['img_per_s']:,.0f} | {summary['canonical_img_per_s']:,.0f} | "
+                    f"{row['ratio']:.2f} | {row['peak_mem_mb']:,.0f} |"
+                )
     for outcome in outcomes:
         if outcome.step.name.startswith("quality") and outcome.summary:
             lines += ["", f"## {outcome.step.name}", "", "| loop | batches | images | FID | KID x 1000 |",
