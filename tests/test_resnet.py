@@ -93,7 +93,7 @@ def test_the_residual_recipe_trains_resumes_samples_and_exports_from_the_cli(tmp
     assert {"metrics/fid64", "metrics/kid64"} <= tensorboard_tags(run)["scalars"]  # FID/KID during training
     for artifact in ("loss_plot.png", "real_vs_fake.png", "progress.gif", "checkpoints/best.ckpt"):
         assert (run / artifact).stat().st_size > 0, artifact
-    scores = run_cli("evaluate.py", f"ckpt_path={last}", "data=synthetic", "data.num_images=64",
+    scores = run_cli("evaluate.py", f"ckpt_path={last}", "data=synthetic", "data.num_images=64", "data.batch_size=16",
                      *metrics_overrides(tmp_path))  # fmt: skip
     assert json.loads(scores.stdout)["fid"] > 0
     resumed = tmp_path / "resumed"
