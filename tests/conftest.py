@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning_utilities.core.rank_zero import rank_zero_only
 
 from helpers import write_faces
 
@@ -17,6 +18,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def rank_zero(monkeypatch):
+    """Every test starts as rank 0 of one process: Lightning keeps the rank it last saw in a module global, which a
+    test of several (simulated) processes may leave at another rank."""
+    monkeypatch.setattr(rank_zero_only, "rank", 0, raising=False)
 
 
 @pytest.fixture

@@ -25,6 +25,9 @@ def warnings_to_log() -> None:
     """Route warnings.warn through logging (Hydra's job logging writes train.log); the warning filters (Python's,
     Lightning's, the user's -W) still decide what is shown. Called once per run: the jobs of a sweep in one process
     each start with a fresh filter, so every job's train.log has its own warnings."""
+    # Off, then on: logging keeps a capture as done even after a warnings.catch_warnings block (around an earlier run
+    # in this process) has put its own showwarning back.
+    logging.captureWarnings(False)
     logging.captureWarnings(True)
     logger = logging.getLogger(WARNINGS_LOGGER)
     for existing in [existing for existing in logger.filters if isinstance(existing, OncePerMessage)]:
