@@ -36,7 +36,7 @@ def test_the_hparams_row_names_what_tells_runs_apart():
     row = composed_row("loss=lsgan", "model=dcgan32", "optimizer=ttur", "augment=diffaugment")
     assert row["loss"] == "lsgan" and row["model"] == "dcgan32" and row["augment"] == "diffaugment"
     assert (row["lr_g"], row["lr_d"], row["beta1"], row["beta2"]) == (1e-4, 4e-4, 0.0, 0.9)
-    assert (row["batch_size"], row["image_size"], row["latent_dim"], row["ngf"], row["ndf"]) == (16, 32, 100, 64, 64)
+    assert (row["batch_size"], row["image_size"], row["latent_dim"], row["ngf"], row["ndf"]) == (8, 32, 100, 64, 64)
     assert (row["ema_kimg"], row["n_critic"], row["seed"], row["max_epochs"]) == (10.0, 1, 42, 10)
     assert row["spectral_norm"] is False
     assert all(isinstance(value, str | int | float | bool) for value in row.values())
