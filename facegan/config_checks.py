@@ -29,6 +29,7 @@ POSITIVE_NUMBERS = (
     ("optimizer.generator.lr", 2e-4),
     ("optimizer.discriminator.lr", 2e-4),
     ("loss.gp_weight", 10),
+    ("processes.peer_timeout_s", 60),
     ("loss.output_scale", 0.02),
 )
 # Switches a typo must not turn on: `data.cache=no` is the string "no", which Python reads as true.

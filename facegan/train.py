@@ -12,13 +12,11 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ProgressBar
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from facegan import runtime
 from facegan.callbacks.hparams import HParamsCallback, config_choices, run_hparams
 from facegan.checkpoints.disk import check_room_for_checkpoints, checkpoint_bytes, checkpoint_files_kept
 from facegan.checkpoints.io import AtomicCheckpointIO
-from facegan.checkpoints.preemption import StoppedBySignal
 from facegan.checkpoints.resume import check_checkpoint_matches, resolve_ckpt_path
 from facegan.config_checks import check_config
 from facegan.gan.divergence import DivergenceMonitor
@@ -28,7 +26,8 @@ from facegan.gan.schedule import optimizer_steps
 from facegan.runtime.devices import requested_processes
 from facegan.runtime.distributed import follow_launcher_layout, launcher_plugins, log_data_parallel
 from facegan.runtime.performance import PerformanceSettings, resolve_performance
-from facegan.runtime.strategy import STRATEGY_NAME
+from facegan.runtime.stop_signals import StoppedBySignal, stop_on_signals
+from facegan.runtime.strategy import STRATEGY_NAME, GANDDPStrategy
 from facegan.runtime.warnings_log import warnings_to_log
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
         generator_optimizer=optimizer_factory(cfg.optimizer.generator, performance),
         discriminator_optimizer=optimizer_factory(cfg.optimizer.discriminator, performance),
         num_sample_images=cfg.samples.count,
-        sample_seed=cfg.seed,
+        seed=cfg.seed,
         network_config=OmegaConf.to_container(cfg.model, resolve=True),
         channels_last=performance.channels_last,
         compile_networks=performance.compile,
@@ -93,12 +92,22 @@ def trainer_overrides(cfg: DictConfig, performance: PerformanceSettings | None =
     if max_steps is not None and max_steps > 0:
         # Users count batches; Lightning's global_step counts the D and G optimizer steps of each batch.
         overrides["max_steps"] = optimizer_steps(max_steps, cfg.loss.get("n_critic", 1))
-    if cfg.trainer.get("strategy", "auto") == "auto" and requested_processes(cfg.trainer) > 1:
-        overrides["strategy"] = STRATEGY_NAME  # Lightning's plain DDP rejects a G/D pair: facegan/runtime/strategy.py
+    if cfg.trainer.get("strategy", "auto") in ("auto", STRATEGY_NAME) and requested_processes(cfg.trainer) > 1:
+        # Lightning's plain DDP rejects a G/D pair: facegan/runtime/strategy.py
+        overrides["strategy"] = GANDDPStrategy(peer_timeout_s=cfg.processes.peer_timeout_s)
     return overrides
 
 
 def train(cfg: DictConfig) -> float | None:
+    with stop_on_signals():  # SIGTERM / Ctrl-C at any stage: exit 143 / 130, no partial files left
+        try:
+            return fit(cfg)
+        except StoppedBySignal as stop:  # agreed across processes; last.ckpt is saved if training had started
+            log.warning("%s; outputs in %s", stop, Path(cfg.paths.output_dir).resolve())
+            raise SystemExit(128 + stop.signum) from None
+
+
+def fit(cfg: DictConfig) -> float | None:
     runtime.register()
     warnings_to_log()  # Lightning's warnings in train.log too
     follow_launcher_layout(cfg.trainer)  # torchrun / SLURM decide the process count
@@ -122,15 +131,7 @@ def train(cfg: DictConfig) -> float | None:
     )
     log.info("Speed settings: %s", performance)
     log_data_parallel(trainer, cfg.data.batch_size)
-    try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    except SIGTERMException:
-        # PreemptionCheckpoint has saved last.ckpt; 128 + SIGTERM is the exit status schedulers expect.
-        log.warning("Stopped by SIGTERM; outputs in %s", Path(cfg.paths.output_dir).resolve())
-        raise SystemExit(143) from None
-    except StoppedBySignal as stop:  # Ctrl-C or SIGUSR2, agreed across processes; last.ckpt is saved
-        log.warning("%s; outputs in %s", stop, Path(cfg.paths.output_dir).resolve())
-        raise SystemExit(128 + stop.signum) from None
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
 
     if trainer.is_global_zero:
         output_dir = Path(cfg.paths.output_dir).resolve()

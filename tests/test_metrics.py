@@ -58,6 +58,20 @@ def test_fid_kid_of_a_set_with_itself_is_near_zero_and_against_noise_large():
     assert score(noise) == against_noise  # KID's random subsets are seeded: a score depends on the features only
 
 
+def test_scoring_seeds_no_global_generator_and_leaves_the_cpu_stream_where_it_was(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("a global seed was set: on a GPU this restarts training's CUDA noise stream")
+
+    monkeypatch.setattr(torch, "manual_seed", refuse)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", refuse)
+    monkeypatch.setattr(torch.cuda, "manual_seed", refuse)
+    real = torch.randn(40, 8, generator=torch.Generator().manual_seed(0))
+    before = torch.get_rng_state()
+    scorer = FidKid(real, kid_subsets=5, kid_subset_size=10)
+    assert scorer(real + 1) == scorer(real + 1)  # still a function of the features alone
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_kid_subset_size_is_capped_by_the_smaller_sample():
     real = torch.randn(40, 8, generator=torch.Generator().manual_seed(0))
     scores = FidKid(real, kid_subset_size=1000)(real[:10] + 1)

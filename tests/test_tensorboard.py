@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader
 from facegan.callbacks import HParamsCallback, ThroughputCallback
 from facegan.callbacks import hparams as hparams_module
 from facegan.callbacks.hparams import config_choices, run_hparams
-from facegan.checkpoints.preemption import StoppedBySignal
 from facegan.gan.module import GAN
+from facegan.runtime.stop_signals import StoppedBySignal
 from helpers import TINY, compose_config, free_port, metrics_overrides, run_cli, tiny_gan
 
 

@@ -46,7 +46,7 @@ from facegan.fileio import read_torch_file
 from facegan.gan.schedule import batches_from_steps
 from facegan.metrics import FidKidEvaluator, MetricSettings, load_feature_extractor
 from facegan.models import Generator
-from facegan.runtime.devices import training_device_type
+from facegan.runtime.devices import requested_processes, training_device_type
 
 
 @dataclass
@@ -109,9 +109,9 @@ def facegan_overrides() -> list[str]:
 
 def train_facegan(
     cfg: DictConfig, train_root: Path, seconds: float, seed: int, run_dir: Path, recipe: list[str]
-) -> tuple[Path, int, int]:
-    """facegan's train command with the contender's `recipe` for `seconds` of training; its last checkpoint and the
-    batches and images it trained on."""
+) -> tuple[Path, int, int, float]:
+    """facegan's train command with the contender's `recipe` for `seconds` of training; its last checkpoint, the
+    batches and images it trained on, and its wall time (start-up included)."""
     hours, rest = divmod(int(round(seconds)), 3600)
     command = [
         *facegan_command("train"),
@@ -127,12 +127,13 @@ def train_facegan(
         f"paths.cache_dir={cfg.paths.cache_dir}",
         f"hydra.run.dir={run_dir}",
     ]
-    run_timed(command)
+    train_s = run_timed(command)
     checkpoint_path = run_dir / "checkpoints" / "last.ckpt"
     checkpoint = read_torch_file(checkpoint_path)
     composed = OmegaConf.load(run_dir / ".hydra" / "config.yaml")  # the recipe may change n_critic or the batch
     batches = batches_from_steps(checkpoint["global_step"], composed.loss.get("n_critic", 1))
-    return checkpoint_path, batches, batches * composed.data.batch_size
+    global_batch = composed.data.batch_size * requested_processes(composed.trainer)  # batches are per process
+    return checkpoint_path, batches, batches * global_batch, train_s
 
 
 def train_canonical(cfg_dict: dict, train_root: str, seconds: float, seed: int, out: str) -> dict:
@@ -189,12 +190,12 @@ def run(cfg: DictConfig) -> None:
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
     for seed in bench.seeds:
         for name, recipe in contenders.items():
-            checkpoint, batches, images = train_facegan(
+            checkpoint, batches, images, train_s = train_facegan(
                 cfg, train_root, seconds, seed, workdir / f"{name}-seed{seed}", recipe
             )
             generator, _ = load_generator(checkpoint, map_location=device)
             scores = evaluator(lambda z, generator=generator: generator(z.to(device)), generator.latent_dim, device)
-            results.append(RunResult(name, seed, batches, images, seconds, scores.fid, scores.kid_mean, scores.kid_std))
+            results.append(RunResult(name, seed, batches, images, train_s, scores.fid, scores.kid_mean, scores.kid_std))
             progress(results[-1])
         if not bench.canonical:
             continue

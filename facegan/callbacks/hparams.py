@@ -16,7 +16,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from facegan.callbacks.metrics import MetricsCallback
 from facegan.callbacks.tensorboard import tensorboard_writer
 from facegan.callbacks.throughput import IMAGES_PER_S, ThroughputCallback
-from facegan.checkpoints.preemption import StoppedBySignal
+from facegan.runtime.stop_signals import StoppedBySignal
 
 LOSS_METRICS = ("loss/d_epoch", "loss/g_epoch")  # logged by the GAN module once per epoch
 # Stops after which the run may resume in the same folder: its row keeps no end status, which TensorBoard would

@@ -5,9 +5,14 @@ finite; the flag is read every `check_every_n_batches` batches and before every 
 written, so a diverged state never overwrites the last good checkpoint.
 `skip`: the step's update is dropped when its loss is not finite (Adam skips parameters whose
 gradient is None); this reads the loss on the host every step, a sync per step.
+
+With several processes every decision is taken once for all of them (an all-reduce): an update is dropped on
+every process when any process's loss was not finite, and a run stops on every process when any diverged, so
+no process is left waiting in a gradient all-reduce the others skipped.
 """
 
 import torch
+import torch.distributed as dist
 
 from facegan.errors import FaceganError
 
@@ -40,15 +45,26 @@ class DivergenceMonitor:
         self._first_bad[name] = torch.where(newly_bad, torch.full_like(first_bad, batch), first_bad)
 
     def keep_update(self, loss: torch.Tensor) -> bool:
-        """In skip mode, whether this update may be applied (host sync); always True in stop mode."""
-        if self.policy != "skip" or bool(torch.isfinite(loss.detach())):
+        """In skip mode, whether this update may be applied: only if the loss is finite on every process (host
+        sync); always True in stop mode."""
+        if self.policy != "skip":
+            return True
+        finite = across_processes(torch.isfinite(loss.detach()).to(torch.int32), dist.ReduceOp.MIN)
+        if bool(finite):
             return True
         self.skipped_updates += 1
         return False
 
     def check(self, epoch: int) -> None:
-        """Raise TrainingDiverged naming the loss and the batch, if any loss went non-finite (host sync)."""
-        bad = {name: int(first_bad) for name, first_bad in self._first_bad.items() if int(first_bad) >= 0}
+        """Raise TrainingDiverged naming the loss and the batch, if any loss went non-finite on any process
+        (host sync)."""
+        names = sorted(self._first_bad)
+        if not names:
+            return
+        never = torch.iinfo(torch.long).max
+        first_bad = torch.stack([self._first_bad[name] for name in names])
+        first_bad = across_processes(torch.where(first_bad < 0, never, first_bad), dist.ReduceOp.MIN)
+        bad = {name: int(batch) for name, batch in zip(names, first_bad.tolist()) if batch != never}
         if bad:
             name = min(bad, key=bad.get)  # the loss that broke first; the others follow from its NaN update
             raise TrainingDiverged(
@@ -59,3 +75,10 @@ class DivergenceMonitor:
 
     def due(self, batch: int) -> bool:
         return self.policy == "stop" and batch % self.check_every_n_batches == 0
+
+
+def across_processes(value: torch.Tensor, op: dist.ReduceOp) -> torch.Tensor:
+    """`value` reduced with `op` over every process of the run (itself when there is one)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(value, op=op)
+    return value

@@ -11,11 +11,11 @@ from torch import nn
 
 from facegan.checkpoints.io import EMA_STATISTICS_KEY
 from facegan.checkpoints.resume import match_ema_weights
-from facegan.checkpoints.rng import capture_rng_state, restore_rng_state
 from facegan.gan.divergence import DivergenceMonitor
 from facegan.gan.ema import EMA
 from facegan.gan.schedule import UpdateSchedule
 from facegan.models.statistics import recompute_batchnorm_statistics
+from facegan.runtime.random_streams import capture_all_ranks, restore_own_rank, seed_process
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class GAN(pl.LightningModule):
         generator_optimizer: OptimizerFactory,
         discriminator_optimizer: OptimizerFactory,
         num_sample_images: int = 64,
-        sample_seed: int = 0,
+        seed: int = 0,
         network_config: dict | None = None,
         channels_last: bool = False,
         compile_networks: bool = False,
@@ -81,11 +81,17 @@ class GAN(pl.LightningModule):
         self.progress_bar_values: dict[str, float] = {}  # loss/d and loss/g as of the last log interval
         # network_config lets sample/export commands rebuild the networks from the checkpoint alone. Not for the
         # logger: TensorBoard's HParams tab shows the run's settings (facegan/callbacks/hparams.py) instead.
-        self.save_hyperparameters("num_sample_images", "sample_seed", "network_config", logger=False)
+        self.seed = seed  # each process's training stream derives from it (facegan/runtime/random_streams.py)
+        self.save_hyperparameters("num_sample_images", "seed", "network_config", logger=False)
         # Fixed noise: the same z every epoch makes progress grids comparable; a buffer, so checkpoints keep it.
-        noise_rng = torch.Generator().manual_seed(sample_seed)
+        noise_rng = torch.Generator().manual_seed(seed)
         self.register_buffer("fixed_noise", torch.randn(num_sample_images, generator.latent_dim, generator=noise_rng))
         self._fixed_noise_samples: tuple[int, torch.Tensor] | None = None  # (batches_done, images), see below
+
+    def setup(self, stage: str) -> None:
+        # Runs once every process knows its rank, after the networks were built alike and before a checkpoint's
+        # streams are restored (on_load_checkpoint), which then take over.
+        seed_process(self.seed, self.global_rank, self.trainer.world_size)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         return [
@@ -176,7 +182,8 @@ class GAN(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.divergence.check(self.current_epoch)  # never let a diverged state overwrite a good checkpoint
-        checkpoint["rng_states"] = capture_rng_state()  # the noise stream continues exactly on resume
+        # Every process's stream, so each continues exactly on resume (a collective: all processes save together).
+        checkpoint["rng_states"] = capture_all_ranks()
         if self.generator_ema is not None:
             # The checkpoint serves the average to sample.py, export and evaluate: with its own statistics.
             self.ema_generator()
@@ -185,8 +192,10 @@ class GAN(pl.LightningModule):
             checkpoint[EMA_STATISTICS_KEY] = True
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if "rng_states" in checkpoint:
-            restore_rng_state(checkpoint["rng_states"])
+        if "rng_states" in checkpoint and self._trainer is not None:
+            saved = checkpoint["rng_states"]
+            states = saved if isinstance(saved, list) else [saved]  # facegan 0.1.0 saved one process's state
+            restore_own_rank(states, self.seed, self.global_rank, self.trainer.world_size)
         match_ema_weights(checkpoint["state_dict"], has_ema=self.generator_ema is not None)
         self._fixed_noise_samples = None  # new weights
         self._ema_statistics_at = None
@@ -213,6 +222,8 @@ class GAN(pl.LightningModule):
         was_training = generator.training
         generator.eval()
         try:
-            return generator(z.to(self.device))
+            # A copy: a network compiled with CUDA graphs (compile_mode=reduce-overhead) writes every call's
+            # output into the same memory, and callers keep samples across later calls.
+            return generator(z.to(self.device)).clone()
         finally:
             generator.train(was_training)

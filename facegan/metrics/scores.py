@@ -67,10 +67,12 @@ class FidKid:
         self.kid.reset()
         self.fid.update(fake_features, real=False)
         self.kid.update(fake_features, real=False)
-        # KID draws random subsets: a fixed seed makes a score a function of the features alone.
+        # KID draws random subsets: a fixed seed makes a score a function of the features alone. torchmetrics
+        # draws them from the CPU's global generator, so that one is forked and seeded, and no other: the CUDA
+        # generators (which torch.manual_seed would seed too) stay training's.
         self.kid.subset_size = min(self.kid_subset_size, self.num_real, fake_features.shape[0])
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+            torch.random.default_generator.manual_seed(self.seed)
             kid_mean, kid_std = self.kid.compute()
         return Scores(
             fid=float(self.fid.compute()),

@@ -7,8 +7,12 @@ scans the autograd graph on every backward, which is slow. Here the module is no
 rank starts from rank 0's weights, and just before each optimizer step the gradients of exactly
 that optimizer's parameters are averaged across ranks in one flat all-reduce. Same maths as DDP,
 one collective per update, no graph scan.
+
+Every process also runs a PeerWatch (facegan/runtime/peer_watch.py): when one process dies, the others stop
+within `peer_timeout_s` with one line naming it, instead of waiting in a collective.
 """
 
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +20,11 @@ import torch
 import torch.distributed as dist
 from pytorch_lightning.overrides.distributed import _sync_module_states
 from pytorch_lightning.strategies import DDPStrategy
+from pytorch_lightning.trainer.states import TrainerStatus
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+from facegan.runtime.peer_watch import FAILED, FINISHED, STOPPED, PeerWatch
+from facegan.runtime.stop_signals import StoppedBySignal
 
 STRATEGY_NAME = "gan_ddp"
 
@@ -38,6 +46,34 @@ class GANDDPStrategy(DDPStrategy):
 
     strategy_name = STRATEGY_NAME
 
+    def __init__(self, *args: Any, peer_timeout_s: float = 60.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.peer_timeout_s = peer_timeout_s
+        self.peer_watch: PeerWatch | None = None
+
+    def setup_distributed(self) -> None:
+        super().setup_distributed()
+        if self.world_size > 1:  # from here on (the cache build included) a dead peer stops this process
+            self.peer_watch = PeerWatch(self.global_rank, self.world_size, timeout_s=self.peer_timeout_s)
+            self.peer_watch.start()
+
+    def on_exception(self, exception: BaseException) -> None:
+        if self.peer_watch is not None:
+            if failed_collective(exception):  # a peer is gone: the watch names it and exits
+                self.peer_watch.await_verdict()
+            self.peer_watch.leave(STOPPED if isinstance(exception, StoppedBySignal) else FAILED)
+        super().on_exception(exception)
+
+    def teardown(self) -> None:
+        if self.peer_watch is not None:
+            self.peer_watch.leave(FINISHED)
+            trainer = self.lightning_module.trainer if self.lightning_module is not None else None
+            if trainer is not None and trainer.state.status != TrainerStatus.INTERRUPTED:
+                self.barrier("peer_watch_finished")  # no process leaves while another still watches it
+            self.peer_watch.stop()
+            self.peer_watch = None
+        super().teardown()
+
     def configure_ddp(self) -> None:
         # No wrapper: start every rank from rank 0's weights and buffers (e.g. the fixed noise).
         _sync_module_states(self.model)
@@ -45,3 +81,11 @@ class GANDDPStrategy(DDPStrategy):
     def optimizer_step(self, optimizer: Any, closure: Callable[[], Any], model: Any = None, **kwargs: Any) -> Any:
         average_gradients(optimizer, self.world_size)
         return super().optimizer_step(optimizer, closure, model, **kwargs)
+
+
+def failed_collective(exception: BaseException) -> bool:
+    """Whether `exception` came out of torch.distributed (a collective or the store), as a dead peer causes."""
+    return isinstance(exception, RuntimeError) and any(
+        "torch/distributed" in frame.filename.replace("\\", "/")
+        for frame in traceback.extract_tb(exception.__traceback__)
+    )
