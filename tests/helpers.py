@@ -3,10 +3,13 @@ composed config, TensorBoard's tags, a tiny GAN module, a free loopback port, an
 extractor for FID/KID."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +49,11 @@ def write_faces(folder: Path, count: int, size: tuple[int, int] = (178, 218), st
     return names
 
 
-def run_cli(script: str, *overrides: str, timeout: int = 300, check: bool = True) -> subprocess.CompletedProcess:
-    """Run scripts/<script> in a subprocess from the repo root, as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1"}
+def run_cli(
+    script: str, *overrides: str, timeout: int = 300, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run scripts/<script> in a subprocess from the repo root, as a user would (in `env` when given)."""
+    env = {**(env or os.environ), "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1"}
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / script), *overrides],
         cwd=REPO_ROOT,
@@ -157,3 +162,49 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# A run that trains far longer than any test waits: the tests stop it.
+LONG_RUN = (*TINY, "data.num_images=4096", "data.batch_size=32", "trainer.max_epochs=50")
+
+
+def start_training(run_dir: Path, *overrides: str, ready: Callable[[], bool] | None = None) -> subprocess.Popen:
+    """A long train.py in its own process group (as a terminal runs it), its log and Lightning's in one pipe (little
+    is written before the signal, so the pipe never fills), returned once `ready()` holds: by default once it has
+    trained a batch (rank 0 writes samples/real.png after the first)."""
+    script = str(REPO_ROOT / "scripts" / "train.py")
+    command = [sys.executable, script, *LONG_RUN, *overrides, f"hydra.run.dir={run_dir}"]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    ready = ready or (run_dir / "samples" / "real.png").exists
+    deadline = time.time() + 300
+    while not ready():
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        assert time.time() < deadline, "training did not start"
+        time.sleep(0.2)
+    return process
+
+
+def rank_process(parent: int, local_rank: int) -> int:
+    """The pid of the training process Lightning started for `local_rank` (a child of rank 0)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    for child in children:
+        environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        if f"LOCAL_RANK={local_rank}".encode() in environ:
+            return int(child)
+    raise AssertionError(f"no process with LOCAL_RANK={local_rank} among {children}")
+
+
+def finish(process: subprocess.Popen) -> str:
+    """Everything the run printed, once it has ended; kills its group if it does not end."""
+    try:
+        output, _ = process.communicate(timeout=180)  # a process left in a collective would hang here
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return output
+
+
+def saved_step(run_dir: Path) -> int:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu")["global_step"]

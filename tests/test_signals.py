@@ -1,58 +1,17 @@
-"""Ctrl-C and submitit's SIGUSR2 save last.ckpt once and stop every process of a run at the same batch."""
+"""SIGTERM, Ctrl-C and submitit's SIGUSR2: during training they save last.ckpt once and stop every process of a run at
+the same batch, also when only one process got the signal; before training (the cache build) they stop at once and
+leave no partial files; the previous handlers are back after every run."""
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import torch
+import pytorch_lightning as pl
 
-from helpers import REPO_ROOT, TINY
-
-LONG_RUN = (*TINY, "data.num_images=4096", "data.batch_size=32", "trainer.max_epochs=50")
-
-
-def start_training(run_dir: Path, *overrides: str) -> subprocess.Popen:
-    """train.py in its own process group (as a terminal runs it), its log and Lightning's in one pipe (little is
-    written before the signal, so the pipe never fills), returned once it has trained a batch."""
-    script = str(REPO_ROOT / "scripts" / "train.py")
-    command = [sys.executable, script, *LONG_RUN, *overrides, f"hydra.run.dir={run_dir}"]
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    deadline = time.time() + 300
-    while not (run_dir / "samples" / "real.png").exists():  # rank 0 writes it after the first batch
-        assert process.poll() is None, process.stdout.read()[-3000:]
-        assert time.time() < deadline, "training did not start"
-        time.sleep(0.2)
-    return process
-
-
-def rank_process(parent: int, local_rank: int) -> int:
-    """The pid of the training process Lightning started for `local_rank` (a child of rank 0)."""
-    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    for child in children:
-        environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
-        if f"LOCAL_RANK={local_rank}".encode() in environ:
-            return int(child)
-    raise AssertionError(f"no process with LOCAL_RANK={local_rank} among {children}")
-
-
-def finish(process: subprocess.Popen) -> str:
-    """Everything the run printed, once it has ended; kills its group if it does not end."""
-    try:
-        output, _ = process.communicate(timeout=180)  # a process left in a collective would hang here
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-    return output
-
-
-def saved_step(run_dir: Path) -> int:
-    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu")["global_step"]
+from facegan.runtime.stop_signals import STOP_SIGNALS
+from facegan.train import train
+from helpers import TINY, compose_train, finish, rank_process, saved_step, start_training
 
 
 @pytest.mark.slow
@@ -83,3 +42,44 @@ def test_ctrl_c_on_two_processes_saves_once_and_stops_both(tmp_path):
     output = finish(process)
     assert process.returncode == 130, output[-3000:]
     assert output.count("SIGINT: saved") == 1 and saved_step(tmp_path / "run") > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds rank 1 through /proc (Linux)")
+def test_sigterm_to_one_rank_stops_both_after_one_save_with_143(tmp_path):
+    two_processes = ("trainer.accelerator=cpu", "trainer.devices=2", "callbacks.preemption.agree_every_n_batches=1")
+    process = start_training(tmp_path / "run", *two_processes)
+    os.kill(rank_process(process.pid, local_rank=1), signal.SIGTERM)  # rank 0 never sees it
+    output = finish(process)
+    assert process.returncode == 143, output[-3000:]
+    assert output.count("SIGTERM: saved") == 1 and saved_step(tmp_path / "run") > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_during_the_cache_build_exits_at_once_and_leaves_no_partial_cache_or_lock(tmp_path, signum, status):
+    cache = tmp_path / "cache"
+    building = ("data.num_images=50000", f"paths.cache_dir={cache}")  # minutes of drawing faces into the cache
+
+    def partial_cache_exists() -> bool:
+        return any(path.name.startswith(".") for path in cache.glob("*"))
+
+    process = start_training(tmp_path / "run", *building, ready=partial_cache_exists)
+    process.send_signal(signum)
+    output = finish(process)
+    assert process.returncode == status, output[-3000:]
+    assert list(cache.iterdir()) == [], "a partial cache or its lock was left behind"
+    assert not (tmp_path / "run" / "checkpoints").exists()  # nothing was trained: nothing to save
+
+
+def test_signal_handlers_are_the_previous_ones_after_a_run_that_failed(tmp_path):
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    failing = f"+callbacks.fail._target_={__name__}.{FailAfterFirstBatch.__name__}"
+    with pytest.raises(RuntimeError, match="a bug in a callback"):
+        train(compose_train(*TINY, failing, output_dir=tmp_path))
+    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == previous
+
+
+class FailAfterFirstBatch(pl.Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        raise RuntimeError("a bug in a callback")

@@ -1,6 +1,7 @@
-"""Resolve and vet `ckpt_path` before any heavy work: `last` finds the newest run's last.ckpt, a run that its
-scheduler restarted resumes from its own checkpoints, and a checkpoint of a different model is refused with a
-one-line error instead of a state_dict traceback."""
+"""Resolve and vet `ckpt_path` before any heavy work: `last` is the run folder's own last.ckpt when hydra.run.dir
+names a run that has one, else the newest run's last.ckpt; a run that its scheduler restarted resumes from its
+own checkpoints, and a checkpoint of a different model is refused with a one-line error instead of a state_dict
+traceback."""
 
 import logging
 import os
@@ -85,6 +86,9 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
             check_run_folder_is_free(output_dir, checkpoint_dir)
         return None
     if ckpt_path == "last":
+        own = checkpoint_dir / "last.ckpt"
+        if own.is_file():  # hydra.run.dir names a run: it goes on in place
+            return str(own)
         runs_root = Path(cfg.paths.log_dir) / cfg.task_name
         checkpoint_subdir = Path(os.path.relpath(checkpoint_dir, output_dir))  # paths.checkpoint_dir inside a run
         return str(find_last_checkpoint(runs_root, checkpoint_subdir, exclude=output_dir))

@@ -12,13 +12,13 @@ import contextlib
 import json
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from facegan.errors import FaceganError
+from facegan.runtime.liveness import pid_runs, this_host
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +29,12 @@ class CacheBusyError(FaceganError):
     """Another process has held the cache's build lock for longer than this one may wait."""
 
 
-def this_host() -> str:
-    return socket.gethostname()
-
-
 def owner_of(path: Path) -> dict | None:
     """The lock's owner as written by its holder, None when the file is gone or not yet written."""
     try:
         return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-
-
-def pid_runs(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it runs
-        return True
-    return True
 
 
 def is_stale(path: Path, owner: dict | None, stale_after_s: float) -> bool:

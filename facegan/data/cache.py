@@ -205,8 +205,10 @@ _worker_size = 0
 
 def _start_worker(load: Callable[[int], np.ndarray], image_size: int) -> None:
     global _worker_load, _worker_size
-    # Ctrl-C is the parent's to handle: it terminates the pool and removes the partial build.
+    # Ctrl-C is the parent's to handle: it terminates the pool and removes the partial build. The pool ends its
+    # workers with SIGTERM, so the parent's stop handler (inherited by fork) must not outlive the fork here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _worker_load, _worker_size = load, image_size
 
 

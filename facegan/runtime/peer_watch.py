@@ -6,6 +6,8 @@ that names no process. Here each process runs a thread that beats a counter of i
 store (a TCPStore client of the run's rendezvous, MASTER_ADDR:MASTER_PORT) every `interval_s` and reads
 the others' counters. A peer is taken as dead when
 
+  - it runs on this machine and its process has ended (found within a beat, before any launcher's own
+    clean-up kills the run without a word),
   - its counter has not moved for `timeout_s` (killed, hung, or its node lost),
   - it left with an error (it says so in the store before its traceback),
   - it left in order (end of training, a stop by signal) and this process has not followed within `timeout_s`,
@@ -27,6 +29,7 @@ from datetime import timedelta
 import torch.distributed as dist
 
 from facegan.runtime.distributed import launcher_restart_count
+from facegan.runtime.liveness import pid_runs, this_host
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ def open_store(timeout_s: float) -> dist.Store:
 class PeerWatch:
     """The watch of process `rank` of `world_size`; `start()` once the process group exists."""
 
+    running = False  # whether a watch runs in this process (a launcher's own observer then stands aside)
+
     def __init__(self, rank: int, world_size: int, timeout_s: float = 60.0, interval_s: float = 1.0):
         self.rank = rank
         self.world_size = world_size
@@ -65,8 +70,10 @@ class PeerWatch:
 
     def start(self) -> None:
         self._store = open_store(max(self.timeout_s, 10.0))
+        self._store.set(f"process/{self.rank}", f"{this_host()} {os.getpid()}")
         self._thread = threading.Thread(target=self._watch, name="facegan-peer-watch", daemon=True)
         self._thread.start()
+        PeerWatch.running = True
 
     def leave(self, reason: int) -> None:
         """Tell the peers why this process leaves (the first reason given counts)."""
@@ -79,6 +86,7 @@ class PeerWatch:
 
     def stop(self) -> None:
         self._stop.set()
+        PeerWatch.running = False
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=self.interval_s * 5)
         self._thread = None
@@ -93,6 +101,7 @@ class PeerWatch:
         beats = dict.fromkeys(peers, -1)
         moved_at = dict.fromkeys(peers, time.monotonic())
         left_at: dict[int, float] = {}
+        local_pids: dict[int, int | None] = {}  # peer -> its pid when it runs on this machine, else None
         while not self._stop.wait(self.interval_s):
             now = time.monotonic()
             try:
@@ -107,6 +116,10 @@ class PeerWatch:
                         if self._left_at is None and now - left_at[peer] > self.timeout_s:
                             self._declare(peer, f"{LEAVE_REASONS[reason]} {self.timeout_s:g} s ago")
                         continue
+                    if peer not in local_pids and self._store.check([f"process/{peer}"]):
+                        local_pids[peer] = local_pid(self._store.get(f"process/{peer}").decode())
+                    if local_pids.get(peer) is not None and not pid_runs(local_pids[peer]):
+                        self._declare(peer, "ended (killed or crashed)")
                     if beat != beats[peer]:
                         beats[peer], moved_at[peer] = beat, now
                     elif now - moved_at[peer] > self.timeout_s:
@@ -123,8 +136,16 @@ class PeerWatch:
             f"facegan: error: the training process of rank {peer} {why}; rank {self.rank} stops too "
             "(resume with ckpt_path=<run>/checkpoints/last.ckpt)"
         )
-        log.error(line)
-        for handler in logging.getLogger().handlers:
-            handler.flush()
+        record = log.makeRecord(log.name, logging.ERROR, __file__, 0, line, None, None)
+        for handler in logging.getLogger().handlers:  # the run's log file gets the line too, the terminal once
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(record)
+                handler.flush()
         print(line, file=sys.stderr, flush=True)
         os._exit(EXIT_PEER_DIED)
+
+
+def local_pid(record: str) -> int | None:
+    """The pid in a peer's "<host> <pid>" record when the peer runs on this machine."""
+    host, pid = record.rsplit(" ", 1)
+    return int(pid) if host == this_host() else None

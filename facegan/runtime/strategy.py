@@ -12,14 +12,18 @@ Every process also runs a PeerWatch (facegan/runtime/peer_watch.py): when one pr
 within `peer_timeout_s` with one line naming it, instead of waiting in a collective.
 """
 
+import os
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.distributed as dist
+from lightning_fabric.strategies.launchers.subprocess_script import _ChildProcessObserver
+from lightning_fabric.utilities.distributed import _set_num_threads_if_needed
 from pytorch_lightning.overrides.distributed import _sync_module_states
 from pytorch_lightning.strategies import DDPStrategy
+from pytorch_lightning.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from pytorch_lightning.trainer.states import TrainerStatus
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
@@ -51,6 +55,11 @@ class GANDDPStrategy(DDPStrategy):
         self.peer_timeout_s = peer_timeout_s
         self.peer_watch: PeerWatch | None = None
 
+    def _configure_launcher(self) -> None:
+        super()._configure_launcher()
+        if isinstance(self._launcher, _SubprocessScriptLauncher):  # trainer.devices=N without torchrun or SLURM
+            self._launcher = WatchedScriptLauncher(self.cluster_environment, self.num_processes, self.num_nodes)
+
     def setup_distributed(self) -> None:
         super().setup_distributed()
         if self.world_size > 1:  # from here on (the cache build included) a dead peer stops this process
@@ -81,6 +90,28 @@ class GANDDPStrategy(DDPStrategy):
     def optimizer_step(self, optimizer: Any, closure: Callable[[], Any], model: Any = None, **kwargs: Any) -> Any:
         average_gradients(optimizer, self.world_size)
         return super().optimizer_step(optimizer, closure, model, **kwargs)
+
+
+class WatchedScriptLauncher(_SubprocessScriptLauncher):
+    """Lightning's launcher of the further processes of `trainer.devices=N`, whose observer of those processes
+    stays quiet while PeerWatch runs: Lightning's would kill the whole run with SIGKILL a few seconds after a
+    child died, before the watch could name it in a line of its own and exit."""
+
+    def launch(self, function: Callable, *args: Any, trainer: Any = None, **kwargs: Any) -> Any:
+        self.cluster_environment.validate_settings(num_devices=self.num_processes, num_nodes=self.num_nodes)
+        if not self.cluster_environment.creates_processes_externally:
+            self._call_children_scripts()
+            ObserverUnlessWatched(child_processes=self.procs, main_pid=os.getpid()).start()
+        _set_num_threads_if_needed(num_processes=self.num_processes)
+        return function(*args, **kwargs)
+
+
+class ObserverUnlessWatched(_ChildProcessObserver):
+    """Lightning's observer, before the processes' PeerWatch starts (a child dying while the process group forms)
+    and after it stops."""
+
+    def _run(self) -> bool:
+        return False if PeerWatch.running else super()._run()
 
 
 def failed_collective(exception: BaseException) -> bool:

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from facegan.data.build_lock import pid_runs, this_host
 from facegan.errors import ConfigError, describe
+from facegan.runtime.liveness import pid_runs, this_host
 from facegan.tools.sweep_summary import FAILURE_FILE, PRUNED_FILE, read_json
 
 log = logging.getLogger(__name__)
