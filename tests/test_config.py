@@ -2,6 +2,7 @@
 
 import hydra
 import pytest
+import torch
 from omegaconf import open_dict
 from pytorch_lightning.callbacks import ProgressBar
 
@@ -9,7 +10,7 @@ from facegan.config_checks import check_config
 from facegan.errors import ConfigError
 from facegan.gan.module import GAN
 from facegan.runtime.devices import requested_processes
-from facegan.runtime.strategy import STRATEGY_NAME
+from facegan.runtime.strategy import STRATEGY_NAME, GANDDPStrategy
 from facegan.train import build_module, trainer_overrides, training_callbacks
 from helpers import compose_train
 
@@ -84,10 +85,13 @@ def test_a_time_box_alone_is_a_limit():
 
 
 def test_max_steps_counts_batches_and_multi_process_picks_gan_ddp():
-    cfg = compose_train("data=synthetic", "trainer.max_steps=50", "trainer.accelerator=cpu", "trainer.devices=2")
+    cfg = compose_train(
+        "data=synthetic", "trainer.max_steps=50", "trainer.accelerator=cpu", "trainer.devices=2",
+        "processes.peer_timeout_s=7",
+    )  # fmt: skip
     overrides = trainer_overrides(cfg)
     assert overrides["max_steps"] == 50 * GAN.optimizer_steps_per_batch
-    assert overrides["strategy"] == STRATEGY_NAME
+    assert isinstance(overrides["strategy"], GANDDPStrategy) and overrides["strategy"].peer_timeout_s == 7
     single = trainer_overrides(compose_train("data=synthetic", "trainer=cpu"))
     assert "strategy" not in single and "max_steps" not in single
 
@@ -145,3 +149,12 @@ def test_turning_the_progress_bar_off_drops_its_callback():
     assert any(isinstance(c, ProgressBar) for c in training_callbacks(compose_train("data=synthetic")))
     quiet = training_callbacks(compose_train("data=synthetic", "trainer.enable_progress_bar=false"))
     assert quiet and not any(isinstance(callback, ProgressBar) for callback in quiet)
+
+
+def test_the_dcgan32_recipe_batch_follows_the_device(monkeypatch):
+    assert compose_train("model=dcgan32", "trainer.accelerator=cpu").data.batch_size == 8
+    assert compose_train("model=dcgan32", "trainer.accelerator=gpu").data.batch_size == 128
+    assert compose_train("model=dcgan32", "trainer=gpu").data.batch_size == 128
+    assert compose_train("model=dcgan32", "data.batch_size=32", "trainer=gpu").data.batch_size == 32  # a user's own
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert compose_train("model=dcgan32").data.batch_size == 128  # trainer.accelerator=auto with a GPU visible

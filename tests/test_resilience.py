@@ -1,13 +1,16 @@
 """Never lose a run: exact resume, preemption, atomic checkpoints, divergence, bad configuration."""
 
 import errno
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from facegan.checkpoints import disk
@@ -280,3 +283,30 @@ def test_unknown_loss_is_refused_before_training(tmp_path):
     assert result.returncode != 0
     assert "Could not find 'loss/hinge2'" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+class NanGeneratorLossOnRankOne(pl.Callback):
+    """Rank 1's G loss is NaN at its third batch, rank 0's never: only rank 1 sees the bad update."""
+
+    def on_train_start(self, trainer, pl_module):
+        if trainer.global_rank != 1:
+            return
+        generator_loss, calls = pl_module.loss.generator_loss, {"count": 0}
+
+        def nan_once(logits):
+            calls["count"] += 1
+            loss = generator_loss(logits)
+            return loss * float("nan") if calls["count"] == 3 else loss
+
+        pl_module.loss.generator_loss = nan_once
+
+
+@pytest.mark.slow
+def test_skip_policy_over_two_processes_drops_the_update_on_both_and_trains_on(tmp_path):
+    nan_on_rank_one = f"+callbacks.nan._target_={__name__}.{NanGeneratorLossOnRankOne.__name__}"
+    two_processes = ("trainer.accelerator=cpu", "trainer.devices=2", "divergence.on_nonfinite=skip")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}  # the processes import this module's callback
+    run_cli("train.py", *SMALL, *two_processes, nan_on_rank_one, f"hydra.run.dir={tmp_path}", timeout=120, env=env)
+    last = load(tmp_path / "checkpoints" / "last.ckpt")
+    assert last["global_step"] == 2 * 2 * 2  # 2 epochs of 64 images per process in batches of 32, D and G steps
+    assert all(torch.isfinite(value).all() for value in last["state_dict"].values() if value.is_floating_point())

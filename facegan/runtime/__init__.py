@@ -3,7 +3,8 @@
 
 `register()` makes facegan's names known to the libraries that look them up by name: the config resolvers
 `${facegan.run_folder:...}` and `${facegan.on_rank_zero:...}` (conf/hydra/default.yaml), `${facegan.metric_key:fid,N}`
-(the logged name of FID on N samples, metrics/fid10k: conf/callbacks/best_checkpoint.yaml) and Lightning's
+(the logged name of FID on N samples, metrics/fid10k: conf/callbacks/best_checkpoint.yaml),
+`${facegan.by_device:${trainer.accelerator},<cpu value>,<gpu value>}` (a recipe per device) and Lightning's
 `strategy=gan_ddp`. Every entry point calls it before Hydra composes a config; it is idempotent.
 This module imports nothing heavy itself, so scripts can import `startup` from it first.
 """
@@ -14,6 +15,7 @@ def register() -> None:
     from pytorch_lightning.strategies import StrategyRegistry
 
     from facegan.metrics.settings import metric_key
+    from facegan.runtime.devices import by_device
     from facegan.runtime.distributed import on_rank_zero, run_folder
     from facegan.runtime.strategy import STRATEGY_NAME, GANDDPStrategy
 
@@ -21,6 +23,7 @@ def register() -> None:
         "facegan.run_folder": run_folder,
         "facegan.on_rank_zero": on_rank_zero,
         "facegan.metric_key": metric_key,
+        "facegan.by_device": by_device,
     }
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):

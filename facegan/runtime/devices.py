@@ -19,6 +19,11 @@ def training_device_type(trainer_cfg: DictConfig) -> str:
     return "cpu"
 
 
+def by_device(accelerator: str, cpu_value, gpu_value):
+    """Config resolver: a recipe's value for a run on the CPU, or on a GPU (trainer.accelerator, auto included)."""
+    return gpu_value if training_device_type({"accelerator": accelerator}) == "cuda" else cpu_value
+
+
 def asks_for_gpu(trainer_cfg: DictConfig) -> bool:
     """trainer.accelerator names a GPU explicitly (auto never does)."""
     return str(trainer_cfg.get("accelerator", "auto")) in GPU_ACCELERATORS
