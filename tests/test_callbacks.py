@@ -118,3 +118,17 @@ def test_grid_gif_and_real_vs_fake_share_one_generator_pass_per_epoch(tmp_path, 
     below_caption = frame.crop((0, frame.height - grid.height, frame.width, frame.height))
     pixels = [torch.tensor(list(image.getdata()), dtype=torch.float) for image in (below_caption, grid)]
     assert (pixels[0] - pixels[1]).abs().mean() < 8  # 256-colour quantisation error only (mean of 0-255 channels)
+
+
+def test_kept_samples_survive_a_network_that_writes_every_output_into_the_same_memory():
+    module = tiny_gan(num_sample_images=6)
+    generator_forward, output_memory = module.generator.forward, torch.empty(6, 3, 16, 16)
+
+    def forward_like_a_cuda_graph(z):  # compile_mode=reduce-overhead: each replay overwrites the last output
+        return output_memory.copy_(generator_forward(z))
+
+    module.generator.forward = forward_like_a_cuda_graph
+    kept = module.fixed_noise_samples()  # what real_vs_fake.png draws at the end, after other samples were made
+    seen = kept.clone()
+    module.sample(torch.randn(6, 8))
+    assert torch.equal(kept, seen)
