@@ -8,10 +8,10 @@ ARGS ?=
 BENCH_DATA ?= $(if $(wildcard ../shared/data/celeba_sample),../shared/data/celeba_sample,data/celeba)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train lint format test test-fast bench gpu-check gpu-prepare tensorboard clean
+.PHONY: help install demo train lint format test test-fast bench gpu-check offline-bundle tensorboard clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 	@echo "  pass Hydra overrides with ARGS, e.g. make train ARGS='data.root=~/celeba model=dcgan64'"
 
 install: $(STAMP)  ## create .venv and install facegan with its dev dependencies
@@ -47,12 +47,13 @@ test-fast: $(STAMP)  ## the inner loop: every test but the slow ones (real CLI r
 bench: $(STAMP)  ## training img/s of facegan vs the canonical DCGAN loop (BENCH_DATA=<image folder>)
 	$(PY) scripts/benchmark.py data.root=$(BENCH_DATA) $(ARGS)
 
-# No install step: a lent GPU machine has no network; PY=python3 there, with the wheels of make gpu-prepare.
-gpu-check:  ## on a CUDA machine: its CUDA-only tests, speed table and a short 64x64 quality run, one report (< 9 min)
+# No install step: on a GPU machine without network, PY=python3 with the wheels of make offline-bundle (the command
+# it prints).
+gpu-check:  ## on a CUDA machine: its CUDA-only tests, a short 64x64 quality run and the speed table, one results folder
 	$(PY) scripts/gpu_check.py $(ARGS)
 
-gpu-prepare: $(STAMP)  ## pack .gpu/ (wheels, CelebA sample, Inception) for make gpu-check on a bare GPU machine
-	$(PY) scripts/gpu_check.py pack_to=.gpu $(ARGS)
+offline-bundle: $(STAMP)  ## pack .offline-bundle/ (wheels, resized images, Inception if it fits) for make gpu-check offline
+	$(PY) scripts/gpu_check.py bundle_to=.offline-bundle $(ARGS)
 
 tensorboard: $(STAMP)  ## open TensorBoard on every run under outputs/
 	$(VENV)/bin/tensorboard --logdir outputs

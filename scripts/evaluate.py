@@ -2,8 +2,8 @@
 
     python scripts/evaluate.py ckpt_path=outputs/train/runs/<date>/checkpoints/best.ckpt data.root=~/celeba
     python scripts/evaluate.py ckpt_path=... data.root=... metrics.num_samples=10000 device=cuda
-    python scripts/evaluate.py ckpt_path=... data.root=../shared/data/celeba_sample \\
-        metrics.feature_extractor=../shared/models/inception-2015-12-05.pt metrics.num_samples=200   # offline, CPU
+    python scripts/evaluate.py ckpt_path=... data.root=~/celeba \\
+        metrics.feature_extractor=~/models/inception-2015-12-05.pt metrics.num_samples=200   # offline, CPU
     python scripts/evaluate.py ckpt_path=... data=synthetic    # a run trained on the synthetic faces
 """
 

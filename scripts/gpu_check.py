@@ -1,8 +1,11 @@
-"""Every CUDA-only path in one run on a GPU, written to one report; on a CPU machine, what it would run.
+"""Every CUDA-only path in one run on a GPU, its results in one folder; on a CPU machine, what it would run. Around it,
+for a GPU machine without network: the bundle it needs (before) and the scores of its quality run (after).
 
-make gpu-check                                   # or: python scripts/gpu_check.py
-python scripts/gpu_check.py dry_run=true         # the plan only
-python scripts/gpu_check.py data_root=~/celeba feature_extractor=/path/inception.pt report=gpu.md
+make gpu-check ARGS='data_root=~/celeba'                      # or: python scripts/gpu_check.py data_root=~/celeba
+python scripts/gpu_check.py data_root=~/celeba dry_run=true   # the plan, its timeouts against the deadline
+python scripts/gpu_check.py data_root=~/celeba feature_extractor=~/inception.pt results_dir=gpu-results
+make offline-bundle ARGS='data_root=~/celeba feature_extractor=~/inception.pt'   # prints the command to run there
+python scripts/gpu_check.py score_from=gpu-results data_root=~/celeba feature_extractor=~/inception.pt
 """
 
 import hydra

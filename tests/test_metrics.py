@@ -267,14 +267,15 @@ def test_without_an_extractor_training_goes_on_and_says_so_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_process_ddp_scores_the_whole_sample_once(tmp_path):
-    """Under DDP each rank generates its share; the gathered FID equals a one-process evaluation of the same weights."""
+def test_two_process_ddp_scores_the_whole_sample_once_and_leaves_training_as_it_was(tmp_path):
+    """Under DDP each rank generates its share; the gathered FID equals a one-process evaluation of the same weights;
+    and the run ends on the weights it ends on without metrics."""
     run_dir = tmp_path / "run"
     overrides = metrics_overrides(tmp_path, num_samples=63)  # odd: the ranks' shares are padded and trimmed
-    ddp = ("trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=1")
+    ddp = ("trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2")  # training goes on after epoch 0's
     run_cli("train.py", *TINY_RUN, *overrides, *ddp, f"hydra.run.dir={run_dir}")
 
-    (evaluation,) = read_jsonl(run_dir / "metrics.jsonl")  # one line: rank 0 writes
+    _, evaluation = read_jsonl(run_dir / "metrics.jsonl")  # one line per epoch: rank 0 writes
     assert evaluation["num_fake"] == 63
     result = run_cli(
         "evaluate.py",
@@ -284,3 +285,13 @@ def test_two_process_ddp_scores_the_whole_sample_once(tmp_path):
         *overrides,
     )
     assert json.loads(result.stdout)["fid"] == pytest.approx(evaluation["fid"], rel=1e-5)
+
+    # Measuring draws nothing from either process's training stream: without metrics, the same weights.
+    unmeasured_dir = tmp_path / "unmeasured"
+    run_cli("train.py", *TINY_RUN, "metrics.enabled=false", *ddp, f"hydra.run.dir={unmeasured_dir}")
+    measured, unmeasured = (
+        torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+        for folder in (run_dir, unmeasured_dir)
+    )
+    for name, weights in measured.items():
+        torch.testing.assert_close(weights, unmeasured[name], rtol=0, atol=0, msg=name)

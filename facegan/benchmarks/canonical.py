@@ -6,7 +6,7 @@ Adam(2e-4, betas (0.5, 0.999)), fp32 NCHW eager execution, and `.item()` host sy
 its log line. The networks are facegan's (identical to the examples' architecture), so the two
 loops do the same arithmetic and differ only in how they feed and drive it.
 
-    python -m facegan.benchmarks.canonical --dataroot ../shared/data/celeba_sample --image-size 32 --epochs 10
+    python -m facegan.benchmarks.canonical --dataroot ~/celeba --image-size 32 --epochs 10
 """
 
 import argparse

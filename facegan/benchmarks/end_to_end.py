@@ -1,6 +1,6 @@
 """`mode=end_to_end`: wall time of whole processes, as a user runs them, for the same epochs.
 
-    python scripts/benchmark.py mode=end_to_end data.root=../shared/data/celeba_sample trainer.max_epochs=10
+    python scripts/benchmark.py mode=end_to_end data.root=~/celeba trainer.max_epochs=10
 
 times `scripts/train.py` with the same overrides (start-up, checkpoints, grids, plots and TensorBoard
 included) against `python -m facegan.benchmarks.canonical` for trainer.max_epochs epochs. The

@@ -1,7 +1,7 @@
 """`mode=quality`: the faces facegan and the canonical DCGAN loop make in the same wall-clock budget.
 
-    python scripts/benchmark.py mode=quality data.root=../shared/data/celeba_sample budget=00:10:00 \\
-        metrics.feature_extractor=../shared/models/inception-2015-12-05.pt
+    python scripts/benchmark.py mode=quality data.root=~/celeba budget=00:10:00 \\
+        metrics.feature_extractor=~/models/inception-2015-12-05.pt
 
 The protocol, printed with the results:
   split      `benchmark.held_out` images of the folder, drawn with `benchmark.split_seed`, never train:

@@ -8,7 +8,7 @@ Both run on the same device, model size, batch size and images, each in a fresh 
              Sigmoid + BCELoss, fp32, a host sync every step)
 `benchmark.contenders` adds facegan rows, each a recipe of train.py overrides on top of the benchmark's, e.g. the
 residual tier's step beside DCGAN's at the same batch:
-    python scripts/benchmark.py data.root=../shared/data/celeba_sample data.batch_size=64 \\
+    python scripts/benchmark.py data.root=~/celeba data.batch_size=64 \\
         '+benchmark.contenders.resnet32="model=resnet32"'
 """
 

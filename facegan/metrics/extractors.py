@@ -15,9 +15,7 @@ from facegan.errors import FaceganError, describe
 from facegan.metrics.settings import MetricSettings
 
 INCEPTION_INPUT_SIZE = 299
-SHARED_INCEPTION_HINT = (
-    "metrics.feature_extractor=<TorchScript Inception .pt> (e.g. ../shared/models/inception-2015-12-05.pt)"
-)
+INCEPTION_FILE_HINT = "metrics.feature_extractor=<TorchScript Inception .pt> (e.g. ~/models/inception-2015-12-05.pt)"
 
 
 class MetricsUnavailable(FaceganError):
@@ -51,7 +49,7 @@ class TorchScriptExtractor(FeatureExtractor):
         with warnings.catch_warnings():
             # Recent torch marks TorchScript deprecated; the FID Inception is only published in that format.
             warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=FutureWarning)
-            # float(): a copy whose weights were stored in half precision (make gpu-prepare) computes in fp32.
+            # float(): a copy whose weights were stored in half precision (make offline-bundle) computes in fp32.
             self.network = torch.jit.load(str(path), map_location="cpu").float().eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -105,13 +103,13 @@ def load_feature_extractor(settings: MetricSettings) -> FeatureExtractor:
         except Exception as error:  # torch.jit.load's errors for a file that is not TorchScript
             raise MetricsUnavailable(
                 f"metrics.feature_extractor={settings.feature_extractor} could not be loaded as TorchScript "
-                f"({describe(error)}): give a torch.jit.save'd network, e.g. {SHARED_INCEPTION_HINT}"
+                f"({describe(error)}): give a torch.jit.save'd network, e.g. {INCEPTION_FILE_HINT}"
             ) from None
     try:
         return StandardInception(settings.inception_weights)
     except ModuleNotFoundError:
         raise MetricsUnavailable(
-            f"the standard Inception needs torch-fidelity (pip install torch-fidelity); or give {SHARED_INCEPTION_HINT}"
+            f"the standard Inception needs torch-fidelity (pip install torch-fidelity); or give {INCEPTION_FILE_HINT}"
         ) from None
     except Exception as error:  # no network, a proxy, a truncated or foreign weights file: one message for all
         source = (
@@ -119,6 +117,6 @@ def load_feature_extractor(settings: MetricSettings) -> FeatureExtractor:
         )
         raise MetricsUnavailable(
             f"the standard Inception's weights could not be loaded from {source} ({describe(error)}); give "
-            f"{SHARED_INCEPTION_HINT}, "
+            f"{INCEPTION_FILE_HINT}, "
             "or metrics.inception_weights=<a copy of weights-inception-2015-12-05-6726825d.pth>"
         ) from None
