@@ -20,11 +20,12 @@ import json
 import logging
 import math
 import multiprocessing
+import multiprocessing.pool
 import os
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +39,7 @@ from facegan.data.images import BadImageError
 from facegan.data.sources import DataSourceError
 from facegan.errors import FaceganError
 from facegan.fileio import atomic_directory, fsync_file, stale_partials, writable_folder_error
+from facegan.runtime.stop_signals import raise_if_stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +190,7 @@ def _decode_all(spec: CacheSpec, images_path: Path, workers: int) -> tuple[int, 
         multiprocessing.Pool(max(1, min(workers, len(bounds))), _start_worker, (spec.load, spec.image_size)) as pool,
     ):
         task = progress.add_task(f"Preparing {spec.name} at {spec.image_size}px", total=spec.count)
-        for images, bad in pool.imap(_decode_chunk, bounds):  # in order, so the file follows the source
+        for images, bad in _results(pool.imap(_decode_chunk, bounds)):  # in order, so the file follows the source
             out.write(images.data)
             count += len(images)
             skipped.extend(bad)
@@ -196,6 +198,19 @@ def _decode_all(spec: CacheSpec, images_path: Path, workers: int) -> tuple[int, 
         out.flush()
         os.fsync(out.fileno())
     return count, skipped
+
+
+def _results(chunks: multiprocessing.pool.IMapIterator) -> Iterator[tuple[np.ndarray, list[dict[str, str]]]]:
+    """The pool's results in order, checking every second for a stop signal whose exception was lost."""
+    while True:
+        raise_if_stop_requested()
+        try:
+            chunk = chunks.next(timeout=1.0)
+        except multiprocessing.TimeoutError:
+            continue
+        except StopIteration:
+            return
+        yield chunk
 
 
 # Per worker process: the loader and size, set once by the pool's initializer instead of pickled per chunk.

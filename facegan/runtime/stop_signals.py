@@ -19,8 +19,9 @@ from collections.abc import Iterator
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 
 
-class StoppedBySignal(Exception):
-    """Raised on every process of a run that a stop signal ended; train() turns it into exit 128 + signum."""
+class StoppedBySignal(BaseException):
+    """Raised on every process of a run that a stop signal ended; train() turns it into exit 128 + signum.
+    A BaseException, as KeyboardInterrupt is: no library's `except Exception` may swallow a stop."""
 
     def __init__(self, signum: int):
         super().__init__(f"stopped by {signal.Signals(signum).name}")
@@ -34,8 +35,20 @@ def strongest(first: int | None, second: int) -> int:
     return first
 
 
+_requested: dict[str, int | None] = {"signum": None}  # a stop signal received outside training
+
+
 def _raise_stop(signum, frame) -> None:
+    _requested["signum"] = signum
     raise StoppedBySignal(signum)
+
+
+def raise_if_stop_requested() -> None:
+    """At the safe points of a long step before training (each chunk of the cache build): raise the stop a signal
+    asked for when its first raise was lost. Python discards an exception raised inside an at-fork callback, and
+    a signal that lands while a worker pool forks is handled in one."""
+    if _requested["signum"] is not None:
+        raise StoppedBySignal(_requested["signum"])
 
 
 @contextlib.contextmanager
@@ -49,8 +62,10 @@ def stop_on_signals() -> Iterator[None]:
         for signum in STOP_SIGNALS
         if not (signum == signal.SIGUSR2 and callable(signal.getsignal(signum)))  # submitit's requeue stays
     }
+    _requested["signum"] = None
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _requested["signum"] = None
