@@ -20,6 +20,7 @@ import pytorch_lightning as pl
 import torch
 
 from facegan.errors import ConfigError
+from facegan.runtime.distributed import across_processes
 from facegan.runtime.stop_signals import STOP_SIGNALS, StoppedBySignal, strongest
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,7 @@ class PreemptionCheckpoint(pl.Callback):
             return None
         code = 0 if self._received is None else STOP_SIGNALS.index(self._received) + 1
         flag = torch.tensor([code], device=trainer.strategy.root_device)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        agreed = int(flag.item())
+        agreed = int(across_processes(flag, torch.distributed.ReduceOp.MAX).item())
         return None if agreed == 0 else STOP_SIGNALS[agreed - 1]
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 
 from facegan.errors import FaceganError
+from facegan.runtime.distributed import across_processes
 
 POLICIES = ("stop", "skip")
 
@@ -75,10 +76,3 @@ class DivergenceMonitor:
 
     def due(self, batch: int) -> bool:
         return self.policy == "stop" and batch % self.check_every_n_batches == 0
-
-
-def across_processes(value: torch.Tensor, op: dist.ReduceOp) -> torch.Tensor:
-    """`value` reduced with `op` over every process of the run (itself when there is one)."""
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.all_reduce(value, op=op)
-    return value

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
+import torch.distributed as dist
 from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from omegaconf import DictConfig
 
@@ -136,3 +138,11 @@ def log_data_parallel(trainer: pl.Trainer, per_device_batch: int) -> None:
         per_device_batch,
         trainer.world_size,
     )
+
+
+def across_processes(value: torch.Tensor, op: dist.ReduceOp) -> torch.Tensor:
+    """`value` reduced in place with `op` over every process of the run (itself when there is one): the one
+    collective behind every decision the processes must take together."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(value, op=op)
+    return value

@@ -64,7 +64,7 @@ class PeerWatch:
         self.timeout_s = timeout_s
         self.interval_s = interval_s
         self._stop = threading.Event()
-        self._left_at: float | None = None  # when this process said it leaves
+        self._left = False  # whether this process has said it leaves
         self._thread: threading.Thread | None = None
         self._store: dist.Store | None = None
 
@@ -77,9 +77,9 @@ class PeerWatch:
 
     def leave(self, reason: int) -> None:
         """Tell the peers why this process leaves (the first reason given counts)."""
-        if self._store is None or self._left_at is not None:
+        if self._store is None or self._left:
             return
-        self._left_at = time.monotonic()
+        self._left = True
         # the store's host may have left first: the peers then learn it from the store's absence
         with contextlib.suppress(RuntimeError, dist.DistError):
             self._store.add(f"left/{self.rank}", reason)
@@ -113,7 +113,7 @@ class PeerWatch:
                         self._declare(peer, LEAVE_REASONS[FAILED])
                     if reason:
                         left_at.setdefault(peer, now)
-                        if self._left_at is None and now - left_at[peer] > self.timeout_s:
+                        if not self._left and now - left_at[peer] > self.timeout_s:
                             self._declare(peer, f"{LEAVE_REASONS[reason]} {self.timeout_s:g} s ago")
                         continue
                     if peer not in local_pids and self._store.check([f"process/{peer}"]):
@@ -125,7 +125,7 @@ class PeerWatch:
                     elif now - moved_at[peer] > self.timeout_s:
                         self._declare(peer, f"gave no sign of life for {self.timeout_s:g} s (killed, hung or lost)")
             except (RuntimeError, dist.DistError) as error:
-                if self._stop.is_set() or self._left_at is not None:
+                if self._stop.is_set() or self._left:
                     return  # this process is on its way out anyway
                 self._declare(0, f"is unreachable: the run's rendezvous store is gone ({type(error).__name__})")
 
