@@ -35,13 +35,6 @@ class UpdateSchedule:
     def batches_done(self, global_step: int) -> int:
         return batches_from_steps(global_step, self.n_critic)
 
-    def optimizer_steps(self, batches: int) -> int:
-        return optimizer_steps(batches, self.n_critic)
-
     def updates_generator(self, batch: int) -> bool:
         """G steps on the last batch of every cycle of n_critic batches."""
         return (batch + 1) % self.n_critic == 0
-
-    def generator_updates_before(self, batch: int) -> int:
-        """How many G updates earlier batches made: the index of this batch's G update, e.g. for the EMA."""
-        return batch // self.n_critic
