@@ -52,7 +52,7 @@ bench: $(STAMP)  ## training img/s of facegan vs the canonical DCGAN loop (BENCH
 gpu-check:  ## on a CUDA machine: its CUDA-only tests, a short 64x64 quality run and the speed table, one results folder
 	$(PY) scripts/gpu_check.py $(ARGS)
 
-offline-bundle: $(STAMP)  ## pack .offline-bundle/ (wheels, resized images, Inception if it fits) for make gpu-check offline
+offline-bundle: $(STAMP)  ## pack .offline-bundle/ (wheels, resized images, the Inception) for make gpu-check offline
 	$(PY) scripts/gpu_check.py bundle_to=.offline-bundle $(ARGS)
 
 tensorboard: $(STAMP)  ## open TensorBoard on every run under outputs/

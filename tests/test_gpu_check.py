@@ -1,4 +1,4 @@
-"""scripts/gpu_check.py: the plan and its deadline, how steps run and the report reads, the results folder's limits,
+"""scripts/gpu_check.py: the plan and its deadline, how steps run and the report reads, the results folder's caps,
 the offline bundle and its size (bundle_to), and a quality run trained without an Inception, scored afterwards
 (score_from)."""
 
@@ -109,19 +109,18 @@ def test_report_has_the_speed_and_quality_tables_and_each_failure_whole():
     assert "E   boom" in text and "| speed dcgan32 | skipped | 0 |" in text
 
 
-def test_results_that_could_not_come_back_are_named(tmp_path, monkeypatch):
-    cfg = check_config()
+def test_results_over_a_cap_are_named(tmp_path, monkeypatch):
+    capped = check_config("results_limit.files=8", "results_limit.file_mib=16")
     for index in range(8):
         (tmp_path / f"{index}.md").write_text("ok")
-    assert results_problem(tmp_path, cfg) is None  # 8 small files: the limit itself
-    (tmp_path / "8.md").write_text("one too many")
+    assert results_problem(tmp_path, capped) is None  # 8 small files: the cap itself
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "8.md").write_text("one too many, in a sub-folder")
     with open(tmp_path / "big.pt", "wb") as file:
         file.truncate(17 * MIB)
-    (tmp_path / "run").mkdir()
-    problem = results_problem(tmp_path, cfg)
-    assert (
-        "holds 10 files; big.pt 17.0 MiB; run/" in problem and "only at most 8 files of at most 16 MiB each" in problem
-    )
+    problem = results_problem(tmp_path, capped)
+    assert "holds 10 files; big.pt 17.0 MiB: over results_limit (at most 8 files, each at most 16 MiB)" in problem
+    assert results_problem(tmp_path, check_config()) is None  # no cap unless set
     # On a CUDA machine, a results_dir that already holds files is refused before any step runs.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     with pytest.raises(ConfigError, match=f"results_dir={tmp_path} is not empty"):
@@ -145,7 +144,7 @@ def test_the_bundle_counts_itself_with_the_checkout_and_holds_the_extractor_only
     assert manifest["checkout_bytes"] == checkout > 0 and manifest["image_size"] == 64
     printed = capsys.readouterr().out
     assert f": {size / MIB:.1f} MiB (12 images at 64 px; 0 wheels; tiny_extractor-fp16.pt)" in printed
-    assert f"{(checkout + size) / MIB:.1f} MiB of bundle.limit_mib=48" in printed
+    assert f"With the checkout ({checkout / MIB:.1f} MiB): {(checkout + size) / MIB:.1f} MiB." in printed  # no limit
     assert f"feature_extractor={bundle}/tiny_extractor-fp16.pt" in printed and "make gpu-check PY=python3" in printed
 
     packed = bundle / manifest["feature_extractor"]  # fp16 weights, computing in fp32 close to the original
@@ -197,17 +196,18 @@ def test_score_from_refuses_other_images_and_a_missing_extractor_in_one_line(tmp
 def test_dry_run_from_a_bundle_prints_each_step_its_timeout_the_sum_and_the_bundle_size(tmp_path):
     write_faces(tmp_path / "faces" / "img_align_celeba", 12)
     bundle = tmp_path / "bundle"
-    made = run_cli("gpu_check.py", f"bundle_to={bundle}", f"data_root={tmp_path / 'faces'}", "bundle.wheels=false")
+    made = run_cli("gpu_check.py", f"bundle_to={bundle}", f"data_root={tmp_path / 'faces'}", "bundle.wheels=false",
+                   "bundle.limit_mib=100")  # fmt: skip
     assert f"PYTHONPATH=$PWD make gpu-check PY=python3 ARGS='data_root={bundle}/data" in made.stdout
     results = tmp_path / "results"
     dry = ("gpu_check.py", "dry_run=true", f"data_root={bundle / 'data'}", f"results_dir={results}")
-    printed = run_cli(*dry).stdout
+    printed = run_cli(*dry, "results_limit.files=8").stdout
     expected = ["    20 s  prepare data 64px: ", "   150 s  cuda tests: ", "    60 s  warm-up dcgan64: ",
                 "   120 s  quality dcgan64 00:00:40: ", "    80 s  speed dcgan64: ",
-                "   530 s  in all, of deadline=530 s", "at most 8 files of at most 16 MiB each",
+                "   530 s  in all, of deadline=530 s", "/report.md): at most 8 files",
                 f"data_root is an offline bundle's, {bundle}: "]  # fmt: skip
     assert all(line in printed for line in expected), printed
-    assert "MiB of its 48 MiB limit" in printed and not results.exists()
+    assert "MiB of its 100 MiB limit" in printed and not results.exists()
     refused = run_cli(*dry, "deadline=500", check=False)
     assert refused.returncode == 2
     assert refused.stderr.splitlines()[-1].startswith(

@@ -8,15 +8,15 @@ The plan, in order, each step in its own process under its own timeout:
                 gan_ddp over NCCL
   warm-up       one epoch of the quality run's recipe, so that its compiled networks load from `compile_cache`
                 instead of compiling inside the quality run's budget (the speed steps compile in their untimed
-                warm-up batches: facegan/benchmarks/throughput.py)
+                warm-up batches: facegan/benchmarks/train_speed.py)
   quality       facegan against the canonical loop after the same short budget (scripts/benchmark.py mode=quality),
                 scored with feature_extractor; without one, the same training with its generators saved in
                 results_dir (`train_to_score_later`), which `score_from=` scores afterwards on any machine
   speed         per model, facegan in each compile mode (and the residual tier of its size) against the canonical
                 loop (mode=train)
 The timeouts add up to at most `deadline`, or the check refuses to start. Every step shares one
-TORCHINDUCTOR_CACHE_DIR (`compile_cache`). Everything the check keeps goes to results_dir, which must come back
-small: at most results_limit.files files of at most results_limit.file_mib MiB each, or the check fails naming them.
+TORCHINDUCTOR_CACHE_DIR (`compile_cache`). Everything the check keeps goes to results_dir; where the way back from
+the GPU machine limits what it carries, results_limit caps its files, and the check fails naming those over a cap.
 Without CUDA (or with dry_run=true) it prints the plan and runs nothing.
 
     python scripts/gpu_check.py bundle_to=.offline-bundle data_root=~/celeba feature_extractor=inception.pt   # before
@@ -193,27 +193,31 @@ def check_inputs(cfg: DictConfig, extractor_required: bool = False) -> None:
 
 
 def results_limit_text(cfg: DictConfig) -> str:
-    return f"at most {cfg.results_limit.files} files of at most {cfg.results_limit.file_mib} MiB each"
+    """The caps results_limit sets, in words ("" when it sets none)."""
+    limit, caps = cfg.results_limit, []
+    if limit.files is not None:
+        caps.append(f"at most {limit.files} files")
+    if limit.file_mib is not None:
+        caps.append(f"each at most {limit.file_mib} MiB")
+    return ", ".join(caps)
 
 
 def results_problem(folder: Path, cfg: DictConfig) -> str | None:
-    """What in results_dir could not come back (too many files, too large, sub-folders), or None."""
-    entries = sorted(folder.iterdir()) if folder.is_dir() else []
-    files = [entry for entry in entries if entry.is_file()]
+    """What in results_dir is over a cap of results_limit (too many files, files too large), or None."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
     problems = []
-    if len(files) > cfg.results_limit.files:
+    if cfg.results_limit.files is not None and len(files) > cfg.results_limit.files:
         problems.append(f"{len(files)} files")
-    too_big = [f"{file.name} {file.stat().st_size / MIB:.1f} MiB" for file in files
-               if file.stat().st_size > cfg.results_limit.file_mib * MIB]  # fmt: skip
-    if too_big:
-        problems.append(", ".join(too_big))
-    folders = [entry.name + "/" for entry in entries if entry.is_dir()]
-    if folders:
-        problems.append(", ".join(folders))
+    if cfg.results_limit.file_mib is not None:
+        too_big = [f"{file.relative_to(folder)} {file.stat().st_size / MIB:.1f} MiB" for file in files
+                   if file.stat().st_size > cfg.results_limit.file_mib * MIB]  # fmt: skip
+        problems += too_big
     if not problems:
         return None
-    held = "; ".join(problems)
-    return f"results_dir={folder} holds {held}: only {results_limit_text(cfg)}, in the folder itself, come back"
+    return (
+        f"results_dir={folder} holds {'; '.join(problems)}: over results_limit ({results_limit_text(cfg)}): copy back "
+        "only what fits, or raise results_limit.files / results_limit.file_mib"
+    )
 
 
 def last_json_line(output: str) -> dict | None:
@@ -303,14 +307,15 @@ def print_plan(cfg: DictConfig, steps: list[Step], reason: str) -> None:
         print(f"  {step.timeout:>4.0f} s  {step.name}: {shlex.join(step.command)}")
     total = sum(step.timeout for step in steps)
     print(f"  {total:>4.0f} s  in all, of deadline={cfg.deadline:g} s")
-    print(f"Results in {cfg.results_dir} (the report: {cfg.report}): {results_limit_text(cfg)}")
+    caps = results_limit_text(cfg)
+    print(f"Results in {cfg.results_dir} (the report: {cfg.report})" + (f": {caps}" if caps else ""))
     bundle = bundle_of(cfg.data_root)
     if bundle is not None:
         folder, manifest = bundle
-        size, checkout = folder_bytes(folder), manifest["checkout_bytes"]
+        size, checkout, limit = folder_bytes(folder), manifest["checkout_bytes"], manifest["limit_mib"]
         print(
             f"data_root is an offline bundle's, {folder}: {size / MIB:.1f} MiB; with the checkout, "
-            f"{(size + checkout) / MIB:.1f} MiB of its {manifest['limit_mib']} MiB limit"
+            f"{(size + checkout) / MIB:.1f} MiB" + (f" of its {limit} MiB limit" if limit is not None else "")
         )
 
 
@@ -332,7 +337,7 @@ def gpu_check(cfg: DictConfig) -> list[Outcome]:
         return []
     results = Path(cfg.results_dir).expanduser()
     if results.is_dir() and any(results.iterdir()):
-        raise ConfigError(f"results_dir={cfg.results_dir} is not empty: give a new folder ({results_limit_text(cfg)})")
+        raise ConfigError(f"results_dir={cfg.results_dir} is not empty: give a new or empty folder")
     results.mkdir(parents=True, exist_ok=True)
     env = step_environment(cfg)
     started = time.perf_counter()
@@ -348,7 +353,7 @@ def gpu_check(cfg: DictConfig) -> list[Outcome]:
     problem = results_problem(results, cfg)
     if problem is not None:
         raise FaceganError(problem)
-    print(f"Results: {results} ({results_limit_text(cfg)}: {len(list(results.iterdir()))} files)")
+    print(f"Results: {results} ({sum(path.is_file() for path in results.rglob('*'))} files)")
     return outcomes
 
 

@@ -5,11 +5,13 @@ a GPU machine without network (a rented box, an air-gapped cluster node) that th
                            omegaconf, antlr4-python3-runtime), installed there with pip --no-index
   data/img_align_celeba/   data_root's images, square-cropped as facegan crops them and re-encoded as JPEGs at the
                            largest size the check trains (bundle.resize=false: copied as they are)
-  <extractor>-fp16.pt      feature_extractor with its weights stored in fp16 (it computes in fp32), only when it fits;
-                           otherwise the check saves its quality run's generators and `score_from=` scores them later
+  <extractor>-fp16.pt      feature_extractor with its weights stored in fp16 (it computes in fp32), unless it is over
+                           bundle.limit_mib: then the check saves its quality run's generators and `score_from=` scores
+                           them later
   bundle.json              what it holds, and the checkout's size when it was made
 
-The checkout's git-tracked files and the bundle together weigh at most bundle.limit_mib, or the bundle is refused.
+bundle.limit_mib, when set, caps what the checkout's git-tracked files and the bundle weigh together (for a way to the
+GPU machine that limits what it carries): the Inception is left out first, then the bundle is refused.
 It prints the command that runs the check on the GPU machine, and the one that scores its results afterwards.
 """
 
@@ -147,7 +149,7 @@ def build_offline_bundle(cfg: DictConfig, image_size: int) -> Path:
     target = Path(given).expanduser().resolve()
     check_target(target, given)
     checkout = checkout_bytes()
-    limit = cfg.bundle.limit_mib * MIB
+    limit = None if cfg.bundle.limit_mib is None else cfg.bundle.limit_mib * MIB
     partial = partial_path(target)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -160,7 +162,7 @@ def build_offline_bundle(cfg: DictConfig, image_size: int) -> Path:
             source = Path(cfg.feature_extractor).expanduser()
             copy = partial / f"{source.stem}-fp16.pt"
             half_weights_copy(source, copy)
-            if checkout + folder_bytes(partial) > limit:
+            if limit is not None and checkout + folder_bytes(partial) > limit:
                 left_out = copy.stat().st_size
                 copy.unlink()
             else:
@@ -171,7 +173,7 @@ def build_offline_bundle(cfg: DictConfig, image_size: int) -> Path:
         }  # fmt: skip
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         bundle = folder_bytes(partial)
-        if checkout + bundle > limit:
+        if limit is not None and checkout + bundle > limit:
             fewer = "give a data_root with fewer images" + (
                 "" if cfg.bundle.resize else ", or drop bundle.resize=false"
             )
@@ -187,25 +189,26 @@ def build_offline_bundle(cfg: DictConfig, image_size: int) -> Path:
 
     at = f"at {size} px" if size else "as they are"
     skips = f", {skipped} unreadable left out" if skipped else ""
+    of_limit = "" if limit is None else f" of bundle.limit_mib={cfg.bundle.limit_mib}"
     print(
         f"Offline bundle {given}: {bundle / MIB:.1f} MiB ({copied:,} images {at}{skips}; {len(wheels)} wheels; "
         f"{extractor or 'no feature extractor'}). With the checkout ({checkout / MIB:.1f} MiB): "
-        f"{(checkout + bundle) / MIB:.1f} MiB of bundle.limit_mib={cfg.bundle.limit_mib}."
+        f"{(checkout + bundle) / MIB:.1f} MiB{of_limit}."
     )
     if left_out is not None:
         print(
-            f"feature_extractor left out: its fp16 copy ({left_out / MIB:.1f} MiB) does not fit. The check saves its "
-            "quality run's generators instead, scored afterwards (below)."
+            f"feature_extractor left out: with its fp16 copy ({left_out / MIB:.1f} MiB) the bundle is over "
+            f"bundle.limit_mib={cfg.bundle.limit_mib}. The check saves its quality run's generators instead, scored "
+            "afterwards (below)."
         )
     overrides = [f"data_root={given}/{IMAGES.parent}", f"results_dir={cfg.results_dir}"]
     if extractor:
         overrides.append(f"feature_extractor={given}/{extractor}")
-    limits = f"at most {cfg.results_limit.files} files of at most {cfg.results_limit.file_mib} MiB each"
     print("On the GPU machine, from the repository root, with the checkout and this folder copied there:")
     print(f"  {gpu_command(given, bool(wheels), overrides)}")
     if extractor:
-        print(f"Its results: {cfg.results_dir} ({limits}).")
+        print(f"Its results: {cfg.results_dir}.")
     else:
-        print(f"Then copy {cfg.results_dir} ({limits}) back to the same place here, and score its quality run:")
+        print(f"Then copy {cfg.results_dir} back to the same place here, and score its quality run:")
         print(f"  {score_command(cfg.results_dir, cfg.data_root, cfg.feature_extractor)}")
     return target
