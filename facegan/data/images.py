@@ -53,7 +53,7 @@ def crop_and_resize(image: Image.Image, image_size: int, crop_size: int | None =
     full_short_side = min(image.size)
     if image.format == "JPEG":
         # libjpeg can decode at 1/2, 1/4 or 1/8 scale directly; ask for the smallest scale that still
-        # leaves at least image_size pixels across the crop. Several times faster at 32 and 64.
+        # leaves at least image_size pixels across the crop: small sizes then never decode the full-size pixels.
         side = min(image.size) if crop_size is None else min(crop_size, *image.size)
         scale = image_size / side
         image.draft("RGB", (math.ceil(image.size[0] * scale), math.ceil(image.size[1] * scale)))

@@ -1,10 +1,11 @@
-"""Keeps Python's garbage collector off the ~500,000 objects that importing torch, Lightning and Hydra creates.
+"""Keeps Python's garbage collector off the objects that importing torch, Lightning and Hydra creates.
 
-A script's imports allocate so many objects that the collector runs full passes over them again and again
-while importing (~1 s of a 4-s start here), and once more at interpreter exit (~1 s more). None of them is
-garbage: modules, functions and classes live as long as the process. So the scripts import with the
-collector off and then freeze what exists (gc.freeze: later collections skip it; forked data-loader workers
-also stop touching those pages). Objects created afterwards are collected as usual.
+A script's imports allocate hundreds of thousands of objects, so the collector runs full passes over them again
+and again while importing, and once more at interpreter exit, a large share of a short command's start and end
+(docs/BENCHMARKS.md has the times). None of them is garbage: modules, functions and classes live as long as the
+process. So the scripts import with the collector off and then freeze what exists (gc.freeze: later collections
+skip it; forked data-loader workers also stop touching those pages). Objects created afterwards are collected as
+usual.
 
     with startup.imports_without_gc():
         import hydra
