@@ -5,6 +5,7 @@ Wiring only: each object comes from its `_target_` in conf/.
 
 import logging
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from facegan.checkpoints.io import AtomicCheckpointIO
 from facegan.checkpoints.resume import check_checkpoint_matches, resolve_ckpt_path
 from facegan.config_checks import check_config
 from facegan.gan.divergence import DivergenceMonitor
-from facegan.gan.ema import EMA
+from facegan.gan.ema import EMAGenerator
 from facegan.gan.module import GAN
 from facegan.gan.schedule import optimizer_steps
 from facegan.runtime.devices import requested_processes
@@ -78,7 +79,9 @@ def build_module(cfg: DictConfig, performance: PerformanceSettings | None = None
         compile_networks=performance.compile,
         compile_mode=performance.compile_mode,
         divergence=DivergenceMonitor(**cfg.divergence),
-        ema=EMA(cfg.model.ema_kimg, cfg.model.get("ema_rampup")) if cfg.model.get("ema_kimg") is not None else None,
+        ema=partial(EMAGenerator, kimg=cfg.model.ema_kimg, rampup=cfg.model.get("ema_rampup"))
+        if cfg.model.get("ema_kimg") is not None
+        else None,
         augment=hydra.utils.instantiate(cfg.augment) if cfg.get("augment") else None,  # augment=none: {}
     )
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from facegan.checkpoints.generator import load_generator
+from facegan.checkpoints.trained_generator import load_generator
 from facegan.train import train
 from helpers import SHARED_CELEBA, compose_train
 

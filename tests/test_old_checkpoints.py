@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from facegan.checkpoints.generator import load_generator
+from facegan.checkpoints.trained_generator import load_generator
 from facegan.fileio import read_torch_file
 from facegan.tools.export import export, load_torchscript
 from facegan.train import train

@@ -15,7 +15,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
 
-from facegan.checkpoints.generator import load_generator
+from facegan.checkpoints.trained_generator import load_generator
 from facegan.errors import ConfigError
 from facegan.tools.export import export, load_torchscript
 from facegan.tools.sample import check_sample_config, latent_walks, sample, slerp, truncate

@@ -38,7 +38,7 @@ from facegan.benchmarks.processes import (
     run_timed,
     training_overrides,
 )
-from facegan.checkpoints.generator import load_generator
+from facegan.checkpoints.trained_generator import load_generator
 from facegan.data.datamodules import CelebADataModule
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError

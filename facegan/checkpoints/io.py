@@ -11,10 +11,6 @@ from facegan.checkpoints.disk import disk_full_error
 from facegan.errors import ConfigError, describe, is_disk_full
 from facegan.fileio import atomic_write, read_torch_file
 
-# True in a checkpoint whose generator_ema.* BatchNorm buffers were measured for the average's own weights;
-# checkpoints written before that hold copies of G's.
-EMA_STATISTICS_KEY = "ema_batchnorm_statistics_own"
-
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint writer, through facegan.fileio.atomic_write (fsynced before the rename)."""

@@ -135,16 +135,3 @@ def check_checkpoint_matches(ckpt_path: str, model_cfg: DictConfig) -> None:
 def _as_override(value) -> str:
     """A value as it is typed on the command line (Hydra spells booleans in lower case)."""
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def match_ema_weights(state_dict: dict, has_ema: bool) -> None:
-    """Resuming with the EMA generator switched on or off: start the average from G's weights, or drop it."""
-    saved = [key for key in state_dict if key.startswith("generator_ema.")]
-    if has_ema and not saved:
-        log.info("The checkpoint has no EMA generator: the average starts from its generator's weights")
-        for key in [key for key in state_dict if key.startswith("generator.")]:
-            state_dict["generator_ema." + key.removeprefix("generator.")] = state_dict[key].clone()
-    elif not has_ema and saved:
-        log.info("model.ema_kimg is off: the checkpoint's EMA generator is not used")
-        for key in saved:
-            del state_dict[key]

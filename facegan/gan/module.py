@@ -9,12 +9,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from facegan.checkpoints.io import EMA_STATISTICS_KEY
-from facegan.checkpoints.resume import match_ema_weights
 from facegan.gan.divergence import DivergenceMonitor
-from facegan.gan.ema import EMA
+from facegan.gan.ema import EMAGenerator
 from facegan.gan.schedule import UpdateSchedule
-from facegan.models.statistics import recompute_batchnorm_statistics
 from facegan.runtime.random_streams import capture_all_ranks, restore_own_rank, seed_process
 
 log = logging.getLogger(__name__)
@@ -23,6 +20,8 @@ log = logging.getLogger(__name__)
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 # A batch of images -> the same batch as D should see it (facegan.gan.augment.DiffAugment).
 Augment = Callable[[torch.Tensor], torch.Tensor]
+# EMAGenerator with its settings bound (functools.partial), waiting for G.
+EMAFactory = Callable[[nn.Module], EMAGenerator]
 
 
 class GAN(pl.LightningModule):
@@ -32,8 +31,7 @@ class GAN(pl.LightningModule):
     Lightning counts every optimizer.step() in `global_step`, so one batch advances it by one or two;
     facegan's step-based settings (trainer.max_steps, sample and checkpoint intervals) count batches, and
     `schedule` converts where they meet Lightning.
-    With `ema`, `generator_ema` holds the moving average of G's weights, and sample() uses it, with BatchNorm
-    statistics measured for its own weights (recomputed whenever the weights have changed since).
+    With `ema`, `generator_ema` (facegan/gan/ema.py) is the moving average of G's weights, and sample() uses it.
     """
 
     optimizer_steps_per_batch = UpdateSchedule.optimizer_steps_per_batch
@@ -52,7 +50,7 @@ class GAN(pl.LightningModule):
         compile_networks: bool = False,
         compile_mode: str = "default",
         divergence: DivergenceMonitor | None = None,
-        ema: EMA | None = None,
+        ema: EMAFactory | None = None,
         augment: Augment | None = None,
     ):
         super().__init__()
@@ -62,15 +60,13 @@ class GAN(pl.LightningModule):
             generator.to(memory_format=torch.channels_last)
             discriminator.to(memory_format=torch.channels_last)
         # The average starts as G's copy, made before compiling: it is only ever sampled, eager is fine.
-        generator_ema = EMA.copy(generator) if ema is not None else None
+        generator_ema = ema(generator) if ema is not None else None
         if compile_networks:  # in place, so state_dict keys (and checkpoints) stay those of the eager networks
             generator.compile(mode=compile_mode)
             if not loss.needs_double_backward:  # a gradient penalty: torch.compile has no double backward
                 discriminator.compile(mode=compile_mode)
         self.generator = generator
-        self.generator_ema = generator_ema  # state_dict keys generator_ema.*, which sample.py and export prefer
-        self.ema = ema
-        self._ema_statistics_at: int | None = None  # batches_done when generator_ema's statistics were measured
+        self.generator_ema = generator_ema  # state_dict keys generator_ema.* (ema.AVERAGE_KEYS): sample.py reads them
         self.discriminator = discriminator
         self.loss = loss
         self.schedule = UpdateSchedule(loss.n_critic)
@@ -151,10 +147,10 @@ class GAN(pl.LightningModule):
             self._step(opt_g, "loss/g", g_loss, batch)
             self.untoggle_optimizer(opt_g)
             metrics["loss/g"] = g_loss
-            if self.ema is not None:
+            if self.generator_ema is not None:
                 global_batch = real.shape[0] * self.trainer.world_size
                 images_seen = (batch + 1) * global_batch
-                self.ema.update(self.generator_ema, self.generator, images_seen, self.loss.n_critic * global_batch)
+                self.generator_ema.update(self.generator, images_seen, self.loss.n_critic * global_batch)
 
         batches_done = batch + 1
         metrics = {name: value.detach() for name, value in metrics.items()}
@@ -185,27 +181,15 @@ class GAN(pl.LightningModule):
         # Every process's stream, so each continues exactly on resume (a collective: all processes save together).
         checkpoint["rng_states"] = capture_all_ranks()
         if self.generator_ema is not None:
-            # The checkpoint serves the average to sample.py, export and evaluate: with its own statistics.
-            self.ema_generator()
-            for name, buffer in self.generator_ema.named_buffers():
-                checkpoint["state_dict"][f"generator_ema.{name}"] = buffer.detach().clone()
-            checkpoint[EMA_STATISTICS_KEY] = True
+            self.generator_ema.save_into(checkpoint["state_dict"])
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "rng_states" in checkpoint and self._trainer is not None:
             saved = checkpoint["rng_states"]
             states = saved if isinstance(saved, list) else [saved]  # facegan 0.1.0 saved one process's state
             restore_own_rank(states, self.seed, self.global_rank, self.trainer.world_size)
-        match_ema_weights(checkpoint["state_dict"], has_ema=self.generator_ema is not None)
+        EMAGenerator.match_checkpoint(checkpoint["state_dict"], switched_on=self.generator_ema is not None)
         self._fixed_noise_samples = None  # new weights
-        self._ema_statistics_at = None
-
-    def ema_generator(self) -> nn.Module:
-        """generator_ema with BatchNorm statistics of its own weights, measured once per batch count."""
-        if self._ema_statistics_at != self.batches_done:
-            recompute_batchnorm_statistics(self.generator_ema)
-            self._ema_statistics_at = self.batches_done
-        return self.generator_ema
 
     def fixed_noise_samples(self) -> torch.Tensor:
         """sample(fixed_noise), computed once per batch count: the callbacks that draw it after an epoch
@@ -218,7 +202,7 @@ class GAN(pl.LightningModule):
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """Images for z from the EMA generator when there is one, else from G; in eval mode (BatchNorm
         running statistics), restoring the previous mode."""
-        generator = self.generator if self.generator_ema is None else self.ema_generator()
+        generator = self.generator if self.generator_ema is None else self.generator_ema.sampling_network()
         was_training = generator.training
         generator.eval()
         try:

@@ -7,7 +7,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from facegan.checkpoints.generator import check_checkpoint_path, load_generator
+from facegan.checkpoints.trained_generator import check_checkpoint_path, load_generator
 from facegan.metrics.evaluator import FidKidEvaluator
 from facegan.metrics.extractors import load_feature_extractor
 from facegan.metrics.settings import MetricSettings

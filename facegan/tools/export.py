@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from facegan.checkpoints.generator import GeneratorInfo, load_generator
+from facegan.checkpoints.trained_generator import GeneratorInfo, load_generator
 from facegan.errors import ConfigError, FaceganError
 from facegan.tools.sample import random_latents
 

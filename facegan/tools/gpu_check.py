@@ -44,7 +44,7 @@ from omegaconf import DictConfig, OmegaConf
 from facegan.benchmarks import canonical
 from facegan.benchmarks.processes import REPO_ROOT, contender_overrides, facegan_command, in_fresh_process
 from facegan.benchmarks.quality import parse_budget, split_folder, train_canonical, train_facegan
-from facegan.checkpoints.generator import GeneratorInfo, load_generator
+from facegan.checkpoints.trained_generator import GeneratorInfo, load_generator
 from facegan.data.datamodules import CelebADataModule
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError, FaceganError, exit_on_user_error

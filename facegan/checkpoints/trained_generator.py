@@ -7,13 +7,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from facegan.checkpoints.io import EMA_STATISTICS_KEY, read_checkpoint
+from facegan.checkpoints.io import read_checkpoint
 from facegan.errors import ConfigError
+from facegan.gan.ema import AVERAGE_KEYS, GENERATOR_KEYS
 from facegan.models import Generator, ResNetGenerator
-from facegan.models.statistics import recompute_batchnorm_statistics
 
-# The EMA generator (an exponential moving average of G's weights) gives smoother samples: used when present.
-WEIGHT_PREFIXES = ("generator_ema.", "generator.")
+# The EMA generator (an exponential moving average of G's weights, saved with BatchNorm statistics of its own)
+# gives smoother samples: used when present.
+WEIGHT_PREFIXES = (AVERAGE_KEYS, GENERATOR_KEYS)
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,6 @@ def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cp
     generator = build_generator(network_config["generator"], ckpt_path)
     generator.load_state_dict(weights)
     generator.to(map_location).eval()
-    if weights_name == "generator_ema" and not checkpoint.get(EMA_STATISTICS_KEY):
-        recompute_batchnorm_statistics(generator)  # an older checkpoint: its average holds G's statistics
     info = GeneratorInfo(
         ckpt_path=str(path),
         latent_dim=int(network_config["latent_dim"]),
