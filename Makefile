@@ -4,8 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
-# Real faces for `make bench`: the shared CelebA sample when it sits beside the checkout.
-BENCH_DATA ?= $(if $(wildcard ../shared/data/celeba_sample),../shared/data/celeba_sample,data/celeba)
+# Real faces for `make bench`: a CelebA folder (BENCH_DATA=~/celeba)
+BENCH_DATA ?= data/celeba
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo train lint format test test-fast bench gpu-check offline-bundle tensorboard clean

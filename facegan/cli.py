@@ -12,16 +12,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from omegaconf import DictConfig
+
 from facegan import runtime
+from facegan.errors import ConfigError, exit_on_user_error
 from facegan.runtime import startup
-
-with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
-    import hydra
-    from omegaconf import DictConfig
-
-    from facegan.errors import ConfigError, exit_on_user_error
-
-    runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
 
 
 def config_dir() -> str:
@@ -66,6 +61,8 @@ def evaluate_job(cfg: DictConfig) -> None:
 
 
 def prepare_data_job(cfg: DictConfig) -> None:
+    import hydra
+
     with exit_on_user_error():
         if not cfg.data.cache:
             raise ConfigError("data.cache=false: there is nothing to prepare; drop that override")
@@ -90,6 +87,10 @@ def gpu_check_job(cfg: DictConfig) -> None:
 
 def console_script(job: Callable[[DictConfig], object], config_name: str) -> Callable[[], None]:
     def main() -> None:
+        with startup.imports_without_gc():  # faster start-up and exit: facegan/runtime/startup.py
+            import hydra
+
+            runtime.register()  # facegan's config resolvers and strategy, before Hydra composes a config
         hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)(job)()
 
     main.__doc__ = f"facegan's {config_name} command with the configs of the installed package"
@@ -102,3 +103,4 @@ export = console_script(export_job, "export")
 evaluate = console_script(evaluate_job, "evaluate")
 prepare_data = console_script(prepare_data_job, "prepare_data")
 benchmark = console_script(benchmark_job, "benchmark")
+gpu_check = console_script(gpu_check_job, "gpu_check")

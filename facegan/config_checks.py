@@ -1,65 +1,70 @@
-"""Cheap checks of a composed config, run before anything heavy is built or any file written."""
+"""Every rule of a training config, checked before the run folder exists and before anything heavy is built.
+
+Each rule has one home, worded once (facegan/errors.py words the common kinds):
+- an object's own settings are checked by its constructor: the datamodule (`data.*`), the networks
+  (`model.*`), the loss (`loss.*`), the EMA, DiffAugment (`augment.*`), the divergence monitor (`divergence.*`),
+  the metric settings (`metrics.*`) and the speed settings (`performance.*`). `check_config` builds those cheap
+  objects, so their rules run here too, before any file is written;
+- the settings no facegan object owns (the seed, the optimizers' learning rates, Lightning's trainer, the
+  checkpoint intervals, the process watch) and the rules between groups live here.
+"""
 
 import copy
 
+import hydra
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from facegan.errors import ConfigError, exit_on_user_error
+from facegan.assembly import build_module
+from facegan.errors import (
+    ConfigError,
+    exit_on_user_error,
+    require_boolean,
+    require_integer,
+    require_positive,
+    user_errors_unwrapped,
+)
 from facegan.fileio import writable_folder_error
-from facegan.models import num_resolution_blocks
 from facegan.runtime.devices import asks_for_gpu, requested_processes, training_device_type, visible_gpus
 from facegan.runtime.distributed import follow_launcher_layout
+from facegan.runtime.performance import resolve_performance
 
 MODEL_SIZES = (32, 64, 128)  # conf/model/dcgan<size>.yaml and resnet<size>.yaml
 
-
-# (config key, smallest allowed value, an example): the integer settings and their lower bounds.
+# (config key, smallest allowed value, an example): integer settings that no facegan object owns.
 INTEGER_MINIMUMS = (
-    ("model.latent_dim", 1, 100),
-    ("model.ngf", 1, 64),
-    ("model.ndf", 1, 64),
-    ("loss.n_critic", 1, 1),
-    ("trainer.log_every_n_steps", 1, 10),
     ("seed", 0, 42),
+    ("trainer.log_every_n_steps", 1, 10),
     ("checkpoint.every_n_batches", 0, 500),
     ("checkpoint.keep_epochs", -1, 3),  # -1 keeps every epoch's
 )
+# (config key, an example): numbers > 0 that no facegan object owns (torch's optimizers accept a zero rate).
 POSITIVE_NUMBERS = (
     ("optimizer.generator.lr", 2e-4),
     ("optimizer.discriminator.lr", 2e-4),
-    ("loss.gp_weight", 10),
     ("processes.peer_timeout_s", 60),
-    ("loss.output_scale", 0.02),
 )
-# Switches a typo must not turn on: `data.cache=no` is the string "no", which Python reads as true.
-BOOLEANS = ("data.cache", "data.flip", "data.download", "model.spectral_norm", "trainer.deterministic")
+BOOLEANS = ("trainer.deterministic",)
 
 
-def is_integer(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_values(cfg: DictConfig) -> None:
-    """The numbers and switches every run reads: right type, right range."""
+def check_unowned_values(cfg: DictConfig) -> None:
     for key, minimum, example in INTEGER_MINIMUMS:
         value = OmegaConf.select(cfg, key, default=None)
-        if value is not None and (not is_integer(value) or value < minimum):
-            raise ConfigError(f"{key}={value} must be an integer >= {minimum}, e.g. {key}={example}")
+        if value is not None:
+            require_integer(key, value, minimum, example)
     for key, example in POSITIVE_NUMBERS:
         value = OmegaConf.select(cfg, key, default=None)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
-            raise ConfigError(f"{key}={value} must be a number > 0, e.g. {key}={example}")
-    real_label = OmegaConf.select(cfg, "loss.real_label", default=None)
-    if real_label is not None and (isinstance(real_label, bool) or not 0 < real_label <= 1):
-        raise ConfigError(f"loss.real_label={real_label} must be in (0, 1]: 1.0, or 0.9 for one-sided smoothing")
-    crop = OmegaConf.select(cfg, "data.crop_size", default=None)
-    if crop is not None and (not is_integer(crop) or crop < 1):
-        raise ConfigError(f"data.crop_size={crop} must be null (the short side) or a positive pixel count, e.g. 140")
+        if value is not None:
+            require_positive(key, value, example)
     for key in BOOLEANS:
         value = OmegaConf.select(cfg, key, default=None)
-        if value is not None and not isinstance(value, bool):
-            raise ConfigError(f"{key}={value} must be true or false")
+        if value is not None:
+            require_boolean(key, value)
+    if "precision" in cfg.trainer:
+        raise ConfigError(
+            f"trainer.precision={cfg.trainer.precision}: facegan sets the precision with performance.precision "
+            f"(auto picks it per device): use performance.precision={cfg.trainer.precision}"
+        )
 
 
 def check_feature_cache_folder(cfg: DictConfig) -> None:
@@ -76,26 +81,13 @@ def check_feature_cache_folder(cfg: DictConfig) -> None:
         )
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigError with a one-line message for values that cannot work."""
-    check_values(cfg)
-    check_feature_cache_folder(cfg)
-    model_size = cfg.model.image_size
-    try:
-        num_resolution_blocks(model_size)
-    except ValueError as error:
-        raise ConfigError(f"model.image_size: {error}") from None
-    data_size = cfg.data.image_size
+def check_between_groups(cfg: DictConfig) -> None:
+    data_size, model_size = cfg.data.image_size, cfg.model.image_size
     if data_size != model_size:
         size_models = ", ".join(f"model=dcgan{size}" for size in MODEL_SIZES)
         raise ConfigError(
             f"data.image_size={data_size} does not match model.image_size={model_size}: drop the data.image_size "
             f"override (it follows the model) or choose a model of another size ({size_models})"
-        )
-    batch_size = cfg.data.batch_size
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ConfigError(
-            f"data.batch_size={batch_size} must be a positive integer (per device), e.g. data.batch_size=128"
         )
     trainer = cfg.trainer
     unlimited = trainer.get("max_epochs") in (None, -1) and trainer.get("max_steps", -1) in (None, -1)
@@ -119,6 +111,24 @@ def check_config(cfg: DictConfig) -> None:
             "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm has no CPU version): "
             "drop it on the CPU, each process then normalises over its own data.batch_size"
         )
+    check_feature_cache_folder(cfg)
+
+
+def build_cheap_objects(cfg: DictConfig) -> None:
+    """Construct what owns its settings' rules: no file is read beyond listing the data, none is written."""
+    with user_errors_unwrapped():
+        hydra.utils.instantiate(cfg.data)
+        hydra.utils.instantiate(cfg.metrics)
+        build_module(cfg, resolve_performance(cfg))  # networks, loss, EMA, DiffAugment, divergence, optimizers
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise a one-line ConfigError for any value that cannot work. Under torchrun or SLURM the launcher's process
+    layout is written into cfg.trainer first, as training uses it."""
+    follow_launcher_layout(cfg.trainer)
+    check_unowned_values(cfg)
+    check_between_groups(cfg)
+    build_cheap_objects(cfg)
 
 
 class CheckBeforeRunFolder(Callback):
@@ -129,5 +139,4 @@ class CheckBeforeRunFolder(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         cfg = copy.deepcopy(config)
         with open_dict(cfg), exit_on_user_error():
-            follow_launcher_layout(cfg.trainer)  # as train() does: torchrun and SLURM set the process count
             check_config(cfg)

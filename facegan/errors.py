@@ -14,6 +14,32 @@ class ConfigError(FaceganError):
     """A configuration value that cannot work."""
 
 
+# The wording of the common rules, shared by every owner of a setting (an object's constructor, or the pre-run
+# check for the settings no object owns), so that one kind of rule reads the same whichever key breaks it.
+def is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def require_integer(key: str, value: object, minimum: int, example: object) -> None:
+    if not is_integer(value) or value < minimum:
+        raise ConfigError(f"{key}={value} must be an integer >= {minimum}, e.g. {key}={example}")
+
+
+def require_positive(key: str, value: object, example: object) -> None:
+    if not is_number(value) or value <= 0:
+        raise ConfigError(f"{key}={value} must be a number > 0, e.g. {key}={example}")
+
+
+def require_boolean(key: str, value: object) -> None:
+    # `key=no` reaches Python as the string "no", which is true: a typo must not switch a feature on.
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}={value} must be true or false")
+
+
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -49,6 +75,18 @@ def find_user_error(error: BaseException) -> FaceganError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+@contextlib.contextmanager
+def user_errors_unwrapped() -> Iterator[None]:
+    """Raise the FaceganError behind a library's wrapper (Hydra's instantiate wraps constructor errors) as itself."""
+    try:
+        yield
+    except Exception as error:
+        user_error = find_user_error(error)
+        if user_error is None or user_error is error:
+            raise
+        raise user_error from None
 
 
 @contextlib.contextmanager

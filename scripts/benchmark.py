@@ -4,16 +4,7 @@ python scripts/benchmark.py mode=data data.root=~/celeba                # data p
 python scripts/benchmark.py mode=data data=synthetic model=dcgan64 benchmark.batches=200
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
-def main(cfg: DictConfig) -> None:
-    cli.benchmark_job(cfg)
-
+from facegan import cli
 
 if __name__ == "__main__":
-    main()
+    cli.benchmark()  # Hydra composes conf/ with the command line's overrides, then runs cli.benchmark_job

@@ -7,16 +7,7 @@
     python scripts/evaluate.py ckpt_path=... data=synthetic    # a run trained on the synthetic faces
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    cli.evaluate_job(cfg)
-
+from facegan import cli
 
 if __name__ == "__main__":
-    main()
+    cli.evaluate()  # Hydra composes conf/ with the command line's overrides, then runs cli.evaluate_job

@@ -6,16 +6,7 @@
 Loading the TorchScript file needs only torch: see facegan/tools/export.py for the three lines.
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
-def main(cfg: DictConfig) -> None:
-    cli.export_job(cfg)
-
+from facegan import cli
 
 if __name__ == "__main__":
-    main()
+    cli.export()  # Hydra composes conf/ with the command line's overrides, then runs cli.export_job

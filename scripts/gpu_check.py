@@ -8,16 +8,7 @@ make offline-bundle ARGS='data_root=~/celeba feature_extractor=~/inception.pt'  
 python scripts/gpu_check.py score_from=gpu-results data_root=~/celeba feature_extractor=~/inception.pt
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="gpu_check")
-def main(cfg: DictConfig) -> None:
-    cli.gpu_check_job(cfg)
-
+from facegan import cli
 
 if __name__ == "__main__":
-    main()
+    cli.gpu_check()  # Hydra composes conf/ with the command line's overrides, then runs cli.gpu_check_job

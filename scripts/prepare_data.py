@@ -8,16 +8,7 @@ Pass the same data and model overrides as the training run, so that the cache ke
     python scripts/prepare_data.py data=synthetic data.prepare_workers=8
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="prepare_data")
-def main(cfg: DictConfig) -> None:
-    cli.prepare_data_job(cfg)
-
+from facegan import cli
 
 if __name__ == "__main__":
-    main()
+    cli.prepare_data()  # Hydra composes conf/ with the command line's overrides, then runs cli.prepare_data_job

@@ -6,16 +6,7 @@ python scripts/sample.py ckpt_path=... truncation=0.7          # more typical, l
 python scripts/sample.py ckpt_path=... interpolate=true walks=8 steps=10
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="sample")
-def main(cfg: DictConfig) -> None:
-    cli.sample_job(cfg)
-
+from facegan import cli
 
 if __name__ == "__main__":
-    main()
+    cli.sample()  # Hydra composes conf/ with the command line's overrides, then runs cli.sample_job

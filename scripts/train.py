@@ -9,16 +9,7 @@ torchrun --standalone --nproc-per-node 8 scripts/train.py     # one process per 
 python scripts/train.py -m hydra/launcher=slurm hydra.launcher.nodes=2 hydra.launcher.gpus_per_node=8
 """
 
-import hydra
-from omegaconf import DictConfig
-
-from facegan import cli  # the job, shared with the console script; registers facegan's config resolvers
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    return cli.train_job(cfg)
-
+from facegan import cli
 
 if __name__ == "__main__":
-    main()
+    cli.train()  # Hydra composes conf/ with the command line's overrides, then runs cli.train_job

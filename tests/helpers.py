@@ -2,6 +2,7 @@
 composed config, TensorBoard's tags, a tiny GAN module, a free loopback port, and a tiny deterministic feature
 extractor for FID/KID."""
 
+import functools
 import os
 import signal
 import socket
@@ -17,13 +18,17 @@ import torch
 from PIL import Image
 from torch import nn
 
+from facegan.gan.divergence import DivergenceMonitor
 from facegan.gan.losses import BCELoss
 from facegan.gan.module import GAN
 from facegan.models import Discriminator, Generator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(REPO_ROOT / "conf")
-SHARED_CELEBA = REPO_ROOT.parent / "shared" / "data" / "celeba_sample"
+# Real CelebA faces for the tests that need them (a folder in CelebA's layout), else those tests are skipped.
+REAL_FACES_VARIABLE = "FACEGAN_TEST_FACES"
+REAL_FACES = Path(os.environ.get(REAL_FACES_VARIABLE, "/nonexistent")).expanduser()
+NEEDS_REAL_FACES = f"needs real CelebA faces: set {REAL_FACES_VARIABLE} to a folder of them"
 
 # The smallest real run (conf/debug/tiny.yaml): 64 synthetic faces, 8-wide 32x32 networks, 2 epochs.
 # Tests add only the overrides they are about.
@@ -105,6 +110,40 @@ def compose_train(*overrides: str, output_dir: str | Path = "/tmp/facegan-test-c
     return cfg
 
 
+@functools.cache
+def configured_data_settings(source: str) -> dict:
+    """conf/data/<source>.yaml as train.yaml composes it for the 64x64 model (batch 128)."""
+    from omegaconf import OmegaConf
+
+    cfg = compose_train(f"data={source}", "model=dcgan64")
+    return OmegaConf.to_container(cfg.data, resolve=True)
+
+
+def build_configured(node: dict, **overrides):
+    """The object of a config node (its `_target_` called with its values), `overrides` replacing some of them."""
+    from hydra.utils import get_object
+
+    settings = {**node, **overrides}
+    return get_object(settings.pop("_target_"))(**settings)
+
+
+def celeba_data(root: str, image_size: int, **settings):
+    """A CelebADataModule with the configured settings, `settings` overriding them, as `data.*=` overrides would."""
+    return build_configured(configured_data_settings("celeba"), root=root, image_size=image_size, **settings)
+
+
+def synthetic_data(image_size: int, **settings):
+    """A SyntheticDataModule with the configured settings, `settings` overriding them."""
+    return build_configured(configured_data_settings("synthetic"), image_size=image_size, **settings)
+
+
+def metric_settings(**overrides):
+    """MetricSettings of conf/metrics/default.yaml, `overrides` replacing fields as `metrics.*=` overrides would."""
+    from omegaconf import OmegaConf
+
+    return build_configured(OmegaConf.to_container(compose_train("data=synthetic").metrics, resolve=True), **overrides)
+
+
 class TinyConvNet(nn.Module):
     """(N, 3, H, W) in [-1, 1] -> (N, 16): fixed random weights, the same on every machine."""
 
@@ -154,6 +193,8 @@ def tiny_gan(num_sample_images: int = 6) -> GAN:
         generator_optimizer=lambda params: torch.optim.Adam(params, lr=2e-4),
         discriminator_optimizer=lambda params: torch.optim.Adam(params, lr=2e-4),
         num_sample_images=num_sample_images,
+        seed=0,
+        divergence=DivergenceMonitor(on_nonfinite="stop", check_every_n_batches=20),
     )
 
 

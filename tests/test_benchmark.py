@@ -53,7 +53,7 @@ def test_train_mode_contenders_are_the_benchmarks_config_with_their_recipe_on_to
     from hydra import initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
 
-    from facegan.benchmarks.throughput import contender_configs
+    from facegan.benchmarks.train_speed import contender_configs
 
     overrides = (
         "data=synthetic",

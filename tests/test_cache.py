@@ -11,18 +11,17 @@ from PIL import Image
 
 from facegan.data import cache
 from facegan.data.cache import CacheSpec, open_prepared, prepare
-from facegan.data.datamodules import CelebADataModule, SyntheticDataModule
-from facegan.data.images import BadImageError
+from facegan.data.decoding import BadImageError
 from facegan.data.sources import DataSourceError
 from facegan.data.synthetic import SyntheticFaces
 from facegan.errors import FaceganError
-from helpers import run_cli, write_faces
+from helpers import celeba_data, run_cli, synthetic_data, write_faces
 
 SIZE = 16
 
 
-def celeba(root: Path, cache_dir: Path, **kwargs) -> CelebADataModule:
-    return CelebADataModule(str(root), SIZE, cache_dir=str(cache_dir), prepare_workers=2, batch_size=4, **kwargs)
+def celeba(root: Path, cache_dir: Path, **kwargs):
+    return celeba_data(str(root), SIZE, cache_dir=str(cache_dir), prepare_workers=2, batch_size=4, **kwargs)
 
 
 def write_broken_folder(folder: Path) -> dict[str, str]:
@@ -99,7 +98,7 @@ def test_changed_files_or_size_get_a_new_cache(tmp_path, celeba_root):
     original.prepare_data()
     first_folder = original.cache_spec().folder(cache_dir)
 
-    bigger = CelebADataModule(str(celeba_root), 2 * SIZE, cache_dir=str(cache_dir), prepare_workers=2)
+    bigger = celeba_data(str(celeba_root), 2 * SIZE, cache_dir=str(cache_dir), prepare_workers=2)
     assert bigger.cache_spec().folder(cache_dir) != first_folder
 
     write_faces(celeba_root / "img_align_celeba", 1, start=7)  # rewrites 000007.jpg with other pixels
@@ -153,7 +152,7 @@ def test_grayscale_and_alpha_images_become_rgb(tmp_path):
     folder.mkdir()
     Image.new("L", (30, 40), 200).save(folder / "gray.png")
     Image.new("RGBA", (30, 40), (10, 20, 30, 0)).save(folder / "alpha.png")
-    datamodule = CelebADataModule(str(folder), SIZE, cache_dir=str(tmp_path / "cache"), batch_size=1, prepare_workers=1)
+    datamodule = celeba_data(str(folder), SIZE, cache_dir=str(tmp_path / "cache"), batch_size=1, prepare_workers=1)
     datamodule.prepare_data()
     datamodule.setup()
     images = datamodule.prepared.images  # sorted: alpha.png, gray.png
@@ -207,17 +206,15 @@ def test_a_killed_build_or_damaged_cache_is_rebuilt(tmp_path):
 
 
 def test_synthetic_faces_cache_by_count_seed_and_size(tmp_path):
-    datamodule = SyntheticDataModule(
-        SIZE, num_images=12, seed=3, batch_size=4, cache_dir=str(tmp_path), prepare_workers=2
-    )
+    datamodule = synthetic_data(SIZE, num_images=12, seed=3, batch_size=4, cache_dir=str(tmp_path), prepare_workers=2)
     datamodule.prepare_data()
     datamodule.setup()
     faces = SyntheticFaces(num_images=12, image_size=SIZE, seed=3)
     assert np.array_equal(datamodule.prepared.images[5], faces.render_uint8(5).transpose(2, 0, 1))
     others = [
-        SyntheticDataModule(SIZE, num_images=13, seed=3, cache_dir=str(tmp_path)),
-        SyntheticDataModule(SIZE, num_images=12, seed=4, cache_dir=str(tmp_path)),
-        SyntheticDataModule(2 * SIZE, num_images=12, seed=3, cache_dir=str(tmp_path)),
+        synthetic_data(SIZE, num_images=13, seed=3, cache_dir=str(tmp_path)),
+        synthetic_data(SIZE, num_images=12, seed=4, cache_dir=str(tmp_path)),
+        synthetic_data(2 * SIZE, num_images=12, seed=3, cache_dir=str(tmp_path)),
     ]
     folders = {datamodule.prepared.folder, *(other.cache_spec().folder(tmp_path) for other in others)}
     assert len(folders) == 4

@@ -56,7 +56,8 @@ def test_image_size_mismatch_is_a_one_line_error():
         ("model.ngf=0", "model.ngf=0"),
         ("model.ndf=-3", "model.ndf=-3"),
         ("loss.n_critic=0", "loss.n_critic=0"),
-        ("loss.real_label=1.5", r"loss.real_label=1.5 must be in \(0, 1\]"),
+        ("loss.real_label=1.5", r"loss.real_label=1.5, loss.fake_label=0.0: need 0 <= fake_label < real_label <= 1"),
+        ("+loss.fake_label=0.5 loss.real_label=0.4", "loss.real_label=0.4, loss.fake_label=0.5"),
         ("loss=wgan_gp loss.gp_weight=0", "loss.gp_weight=0 must be a number > 0"),
         ("loss=lsgan loss.output_scale=0", "loss.output_scale=0"),
         ("checkpoint.every_n_batches=-5", "checkpoint.every_n_batches=-5"),
@@ -71,6 +72,17 @@ def test_image_size_mismatch_is_a_one_line_error():
         ("data.image_size=48", "model=dcgan32, model=dcgan64, model=dcgan128"),
         ("trainer.max_epochs=-1", "trainer.max_time=00:02:00:00"),  # no limit at all: says how to time-box
         ("checkpoint.keep_epochs=-2", "checkpoint.keep_epochs=-2"),
+        ("data.num_images=0", "data.num_images=0 must be an integer >= 1"),
+        ("data.num_workers=-1", "data.num_workers=-1 must be an integer >= 0"),
+        ("data.flip=yes", "data.flip=yes must be true or false"),
+        ("performance.compile_mode=fast", "performance.compile_mode=fast is not one of torch.compile's modes"),
+        ("performance.channels_last=maybe", "performance.channels_last=maybe must be auto, true or false"),
+        ("divergence.on_nonfinite=ignore", "divergence.on_nonfinite=ignore is not a policy"),
+        ("divergence.check_every_n_batches=0", "divergence.check_every_n_batches=0 must be an integer >= 1"),
+        ("augment=diffaugment augment.cutout_ratio=2", "augment.cutout_ratio=2 must be between 0 and 1"),
+        ("model.ema_kimg=0", "model.ema_kimg=0"),
+        ("metrics.num_samples=1", "metrics.num_samples=1 must be an integer >= 2"),
+        ("+trainer.precision=16-mixed", "use performance.precision=16-mixed"),
     ],
 )
 def test_bad_values_fail_before_training(override, message):

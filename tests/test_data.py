@@ -9,11 +9,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from facegan.data.batches import EpochBatches, ResidentImages, StagedImages, fits_in_device_memory, place_images
-from facegan.data.datamodules import CelebADataModule, SyntheticDataModule
-from facegan.data.images import to_uint8
+from facegan.data.decoding import to_uint8
 from facegan.data.sources import DataSourceError, find_images, fingerprint, select_split
 from facegan.errors import ConfigError
-from helpers import write_faces
+from helpers import celeba_data, synthetic_data, write_faces
 
 SIZE = 16
 CPU = torch.device("cpu")
@@ -69,7 +68,7 @@ def test_missing_or_empty_root_is_a_one_line_error(tmp_path, make, message):
     root = tmp_path / "celeba"
     make(root)
     with pytest.raises(DataSourceError, match=rf"data.root={root} {message}.*data=synthetic"):
-        CelebADataModule(str(root), SIZE)
+        celeba_data(str(root), SIZE)
 
 
 def test_broken_zip_is_a_one_line_error(tmp_path):
@@ -100,8 +99,8 @@ def stub_trainer(device: torch.device = CPU, rank: int = 0, world_size: int = 1,
     )
 
 
-def cached_celeba(root: Path, cache_dir: Path, **kwargs) -> CelebADataModule:
-    datamodule = CelebADataModule(str(root), SIZE, cache_dir=str(cache_dir), prepare_workers=2, **kwargs)
+def cached_celeba(root: Path, cache_dir: Path, **kwargs):
+    datamodule = celeba_data(str(root), SIZE, cache_dir=str(cache_dir), prepare_workers=2, **kwargs)
     datamodule.prepare_data()
     datamodule.setup()
     return datamodule
@@ -134,9 +133,7 @@ def test_epoch_is_read_from_the_trainer_when_iteration_starts(tmp_path, celeba_r
 
 def test_plain_dataloader_path(tmp_path, celeba_root):
     cache_dir = tmp_path / "cache"
-    datamodule = CelebADataModule(
-        str(celeba_root), SIZE, batch_size=5, num_workers=0, cache=False, cache_dir=str(cache_dir)
-    )
+    datamodule = celeba_data(str(celeba_root), SIZE, batch_size=5, num_workers=0, cache=False, cache_dir=str(cache_dir))
     datamodule.prepare_data()
     datamodule.setup()
     loader = datamodule.train_dataloader()
@@ -147,9 +144,7 @@ def test_plain_dataloader_path(tmp_path, celeba_root):
 
 
 def test_synthetic_cached_batches(tmp_path):
-    datamodule = SyntheticDataModule(
-        SIZE, num_images=10, seed=1, batch_size=3, cache_dir=str(tmp_path), prepare_workers=2
-    )
+    datamodule = synthetic_data(SIZE, num_images=10, seed=1, batch_size=3, cache_dir=str(tmp_path), prepare_workers=2)
     datamodule.prepare_data()
     datamodule.setup()
     batches = datamodule.epoch_batches(CPU)
@@ -170,12 +165,12 @@ def test_synthetic_cached_batches(tmp_path):
 )
 def test_bad_data_settings_fail_at_construction(tmp_path, celeba_root, kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        CelebADataModule(str(celeba_root), SIZE, cache_dir=str(tmp_path), **kwargs)
+        celeba_data(str(celeba_root), SIZE, cache_dir=str(tmp_path), **kwargs)
 
 
 @pytest.mark.parametrize("cache", [True, False])
 def test_batch_larger_than_the_data_is_a_one_line_error(tmp_path, celeba_root, cache):
-    datamodule = CelebADataModule(str(celeba_root), SIZE, batch_size=25, cache=cache, cache_dir=str(tmp_path))
+    datamodule = celeba_data(str(celeba_root), SIZE, batch_size=25, cache=cache, cache_dir=str(tmp_path))
     datamodule.prepare_data()
     with pytest.raises(ConfigError, match="data.batch_size=25 is larger than the 24 images"):
         datamodule.setup()

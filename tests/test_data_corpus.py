@@ -17,9 +17,9 @@ from PIL import Image
 
 from facegan.data import sources
 from facegan.data.cache import CacheFolderError
-from facegan.data.datamodules import CelebADataModule
-from facegan.data.images import ImageFilesDataset
+from facegan.data.decoding import ImageFilesDataset
 from facegan.data.sources import DataSourceError, find_images, select_split
+from helpers import celeba_data
 
 SIZE = 16
 EXIF_ORIENTATION = 0x0112
@@ -125,7 +125,7 @@ def test_zip_lists_images_and_skips_oversized_members(tmp_path, monkeypatch, cap
 
 
 def test_cache_decodes_every_mode_and_names_the_undecodable(corpus_folder, tmp_path):
-    datamodule = CelebADataModule(
+    datamodule = celeba_data(
         root=str(corpus_folder), image_size=SIZE, cache=True, cache_dir=str(tmp_path / "cache"), prepare_workers=1
     )
     datamodule.prepare_data()
@@ -196,9 +196,7 @@ def test_split_without_partition_file_is_one_line_error(celeba_root):
 def test_cache_folder_under_a_file_is_one_line_error(corpus_folder, tmp_path):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
-    datamodule = CelebADataModule(
-        root=str(corpus_folder), image_size=SIZE, cache=True, cache_dir=str(blocker / "faces")
-    )
+    datamodule = celeba_data(root=str(corpus_folder), image_size=SIZE, cache=True, cache_dir=str(blocker / "faces"))
     with pytest.raises(CacheFolderError, match=r"paths.cache_dir=.* is a file, not a folder.*data.cache=false"):
         datamodule.prepare_data()
     assert blocker.read_text().startswith("a file")
@@ -210,7 +208,7 @@ def test_read_only_cache_folder_is_one_line_error(corpus_folder, tmp_path):
     cache.mkdir()
     cache.chmod(0o555)
     try:
-        datamodule = CelebADataModule(root=str(corpus_folder), image_size=SIZE, cache=True, cache_dir=str(cache))
+        datamodule = celeba_data(root=str(corpus_folder), image_size=SIZE, cache=True, cache_dir=str(cache))
         with pytest.raises(CacheFolderError, match=r"paths.cache_dir=.* is not writable.*data.cache=false"):
             datamodule.prepare_data()
         assert list(cache.iterdir()) == []

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from facegan.checkpoints.io import read_checkpoint
-from facegan.data.datamodules import SyntheticDataModule
-from helpers import TINY, run_cli, write_faces
+from helpers import TINY, run_cli, synthetic_data, write_faces
 
 pytestmark = [pytest.mark.cuda, pytest.mark.slow]
 
@@ -64,7 +63,7 @@ def test_gan_ddp_over_nccl_on_one_gpu(tmp_path):
 
 
 def test_cached_images_move_to_the_gpu_once_and_batches_come_from_there(tmp_path):
-    datamodule = SyntheticDataModule(image_size=32, num_images=96, batch_size=32, cache_dir=str(tmp_path))
+    datamodule = synthetic_data(image_size=32, num_images=96, batch_size=32, cache_dir=str(tmp_path))
     datamodule.prepare_data()
     datamodule.setup("fit")
     gpu = torch.device("cuda", 0)

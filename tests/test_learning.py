@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from facegan.checkpoints.trained_generator import load_generator
 from facegan.train import train
-from helpers import SHARED_CELEBA, compose_train
+from helpers import NEEDS_REAL_FACES, REAL_FACES, compose_train
 
 BATCHES = 90  # 5 epochs of the 2,330-image sample at batch 128
 # On samples pooled to 8x8 (face layout, not pixel noise), in [-1, 1] units: between what faces give after these
@@ -27,11 +27,11 @@ def scalar_values(run_dir, tag: str) -> list[float]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_CELEBA.is_dir(), reason=f"needs the 2,330-image CelebA sample at {SHARED_CELEBA}")
+@pytest.mark.skipif(not REAL_FACES.is_dir(), reason=NEEDS_REAL_FACES)
 @pytest.mark.parametrize("loss", ["bce", "lsgan", "hinge"])
 def test_each_loss_learns_varied_faces_with_its_defaults(tmp_path, loss):
     cfg = compose_train(
-        f"data.root={SHARED_CELEBA}",
+        f"data.root={REAL_FACES}",
         "model=dcgan32",
         "data.batch_size=128",  # the batch the floors above were set for, whatever dcgan32's recipe batch is
         f"loss={loss}",

@@ -10,12 +10,20 @@ from torch import nn
 
 from facegan.data.synthetic import SyntheticFaces
 from facegan.errors import ConfigError
-from facegan.metrics import FeatureExtractor, FidKid, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
+from facegan.metrics import FeatureExtractor, FidKid, MetricsUnavailable, Shard, load_feature_extractor
 from facegan.metrics.evaluator import quantized
 from facegan.metrics.feature_cache import RealFeatureCache
 from facegan.metrics.features import generated_features
 from facegan.metrics.settings import metric_key
-from helpers import TINY, TinyConvNet, metrics_overrides, run_cli, save_tiny_extractor, tensorboard_tags
+from helpers import (
+    TINY,
+    TinyConvNet,
+    metric_settings,
+    metrics_overrides,
+    run_cli,
+    save_tiny_extractor,
+    tensorboard_tags,
+)
 
 # A few batches of synthetic faces; add metrics_overrides() to measure them.
 TINY_RUN = (*TINY, "data.num_images=256", "trainer.limit_train_batches=2")
@@ -131,17 +139,17 @@ def test_every_row_is_in_exactly_one_share():
 )
 def test_bad_settings_are_one_line_errors(override, message):
     with pytest.raises(ConfigError, match=message):
-        MetricSettings(**override)
+        metric_settings(**override)
 
 
 def test_metric_keys_carry_the_sample_count_and_the_real_set_its_own():
-    assert MetricSettings(num_samples=10000).fid_key == "metrics/fid10k"
-    assert MetricSettings(num_samples=50000).kid_key == "metrics/kid50k"
+    assert metric_settings(num_samples=10000).fid_key == "metrics/fid10k"
+    assert metric_settings(num_samples=50000).kid_key == "metrics/kid50k"
     assert metric_key("fid", 500) == "metrics/fid500" and metric_key("fid", 2500) == "metrics/fid2500"
-    assert MetricSettings(num_samples=100).real_count(60) == 60  # at most the dataset
-    assert MetricSettings(num_samples=100).real_count(1000) == 100
-    assert MetricSettings(num_samples=100, num_real="all").real_count(1000) == 1000
-    assert MetricSettings(num_samples=100, num_real=300).real_count(1000) == 300
+    assert metric_settings(num_samples=100).real_count(60) == 60  # at most the dataset
+    assert metric_settings(num_samples=100).real_count(1000) == 100
+    assert metric_settings(num_samples=100, num_real="all").real_count(1000) == 1000
+    assert metric_settings(num_samples=100, num_real=300).real_count(1000) == 300
 
 
 def test_quantized_sampling_rounds_to_8_bit_levels():
@@ -154,23 +162,23 @@ def test_quantized_sampling_rounds_to_8_bit_levels():
 
 
 def test_auto_is_on_for_gpus_only():
-    settings = MetricSettings(enabled="auto")
+    settings = metric_settings(enabled="auto")
     assert settings.off_reason(torch.device("cuda", 0)) is None
     assert "metrics.enabled=true" in settings.off_reason(torch.device("cpu"))
-    assert MetricSettings(enabled=True).off_reason(torch.device("cpu")) is None
+    assert metric_settings(enabled=True).off_reason(torch.device("cpu")) is None
 
 
 def test_unloadable_extractors_say_how_to_provide_one(tmp_path):
     not_a_network = tmp_path / "weights.pth"
     not_a_network.write_bytes(b"not a network")
     for field in ("feature_extractor", "inception_weights"):
-        settings = MetricSettings(**{field: str(not_a_network)})
+        settings = metric_settings(**{field: str(not_a_network)})
         with pytest.raises(MetricsUnavailable, match="metrics.feature_extractor=<TorchScript Inception .pt>"):
             load_feature_extractor(settings)
 
 
 def test_torchscript_extractor_resizes_to_299_and_is_named_by_content(tmp_path):
-    extractor = load_feature_extractor(MetricSettings(feature_extractor=str(save_tiny_extractor(tmp_path))))
+    extractor = load_feature_extractor(metric_settings(feature_extractor=str(save_tiny_extractor(tmp_path))))
     assert extractor.name.startswith("tiny_extractor-")
     assert extractor(torch.zeros(2, 3, 32, 32)).shape == (2, 16)
 
@@ -184,7 +192,7 @@ def test_standard_inception_from_offline_weights(tmp_path, monkeypatch):
         weights = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"]).state_dict()
     torch.save(weights, tmp_path / "weights-inception.pth")
 
-    extractor = load_feature_extractor(MetricSettings(inception_weights=str(tmp_path / "weights-inception.pth")))
+    extractor = load_feature_extractor(metric_settings(inception_weights=str(tmp_path / "weights-inception.pth")))
     assert extractor.name.startswith("inception-v3-compat-")
     assert extractor(torch.rand(2, 3, 32, 32) * 2 - 1).shape == (2, 2048)
 

@@ -65,19 +65,10 @@ def test_faces_vary() -> None:
     assert centre_means.std(axis=0).mean() > 12
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "bad"),
-    [
-        ({"num_images": 0}, "data.num_images=0 "),
-        ({"num_images": -5}, "data.num_images=-5 "),
-        ({"image_size": 7}, "data.image_size=7 "),
-        ({"image_size": 0}, "data.image_size=0 "),
-        ({"seed": -1}, "seed=-1 "),
-    ],
-)
-def test_bad_arguments_are_one_line_config_errors(kwargs: dict[str, int], bad: str) -> None:
+@pytest.mark.parametrize(("image_size", "bad"), [(7, "data.image_size=7 "), (0, "data.image_size=0 ")])
+def test_bad_sizes_are_one_line_config_errors(image_size: int, bad: str) -> None:
     with pytest.raises(ConfigError, match=bad):
-        SyntheticFaces(**kwargs)
+        SyntheticFaces(num_images=4, image_size=image_size, seed=0)
 
 
 def test_render_rejects_tiny_size() -> None:
@@ -91,7 +82,7 @@ def test_smallest_size_works() -> None:
 
 @pytest.mark.parametrize("index", [4, 100, -5])
 def test_index_out_of_range(index: int) -> None:
-    ds = SyntheticFaces(num_images=4, image_size=16)
+    ds = SyntheticFaces(num_images=4, image_size=16, seed=0)
     with pytest.raises(IndexError):
         ds[index]
     with pytest.raises(IndexError):

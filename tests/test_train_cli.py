@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helpers import SHARED_CELEBA, TINY, run_cli, tensorboard_tags
+from helpers import NEEDS_REAL_FACES, REAL_FACES, TINY, run_cli, tensorboard_tags
 
 # Progress bar on: the CLI runs as a user sees it.
 TINY_CLI = (
@@ -124,12 +124,12 @@ def test_multirun_gives_each_job_its_own_folder(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_CELEBA.is_dir(), reason="needs ../shared/data/celeba_sample")
+@pytest.mark.skipif(not REAL_FACES.is_dir(), reason=NEEDS_REAL_FACES)
 def test_trains_on_real_celeba_images(tmp_path):
     run_dir = tmp_path / "run"
     run_cli(
         "train.py",
-        f"data.root={SHARED_CELEBA}",
+        f"data.root={REAL_FACES}",
         "data.batch_size=32",
         "model.ngf=16",
         "model.ndf=16",

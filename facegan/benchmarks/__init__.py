@@ -8,9 +8,9 @@ from facegan.errors import ConfigError
 
 # mode -> the module that measures it; imported only when chosen, so each mode pays for its own imports.
 MODES = {
-    "train": "facegan.benchmarks.throughput",
+    "train": "facegan.benchmarks.train_speed",
     "end_to_end": "facegan.benchmarks.end_to_end",
-    "data": "facegan.benchmarks.data",
+    "data": "facegan.benchmarks.data_speed",
     "quality": "facegan.benchmarks.quality",
 }
 

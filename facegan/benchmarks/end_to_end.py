@@ -15,7 +15,7 @@ import tempfile
 from omegaconf import DictConfig
 
 from facegan.benchmarks.processes import facegan_command, run_timed, training_overrides
-from facegan.benchmarks.throughput import image_folder_root
+from facegan.benchmarks.train_speed import image_folder_root
 
 
 def run(cfg: DictConfig) -> None:

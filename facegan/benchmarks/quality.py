@@ -39,7 +39,6 @@ from facegan.benchmarks.processes import (
     training_overrides,
 )
 from facegan.checkpoints.trained_generator import load_generator
-from facegan.data.datamodules import CelebADataModule
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError
 from facegan.fileio import read_torch_file
@@ -131,7 +130,7 @@ def train_facegan(
     checkpoint_path = run_dir / "checkpoints" / "last.ckpt"
     checkpoint = read_torch_file(checkpoint_path)
     composed = OmegaConf.load(run_dir / ".hydra" / "config.yaml")  # the recipe may change n_critic or the batch
-    batches = batches_from_steps(checkpoint["global_step"], composed.loss.get("n_critic", 1))
+    batches = batches_from_steps(checkpoint["global_step"], composed.loss.n_critic)
     global_batch = composed.data.batch_size * requested_processes(composed.trainer)  # batches are per process
     return checkpoint_path, batches, batches * global_batch, train_s
 
@@ -177,10 +176,9 @@ def run(cfg: DictConfig) -> None:
     workdir = Path(cfg.paths.log_dir).resolve() / "benchmark" / "quality" / time.strftime("%Y-%m-%d_%H-%M-%S")
     train_root, held_out_root, train_count = split_folder(cfg.data.root, bench.held_out, bench.split_seed, workdir)
 
-    real = CelebADataModule(
-        root=str(held_out_root), image_size=cfg.model.image_size, batch_size=min(bench.held_out, 100),
-        cache=True, cache_dir=cfg.paths.cache_dir, num_workers=0,
-    )  # fmt: skip
+    real = hydra.utils.instantiate(
+        cfg.data, root=str(held_out_root), batch_size=min(bench.held_out, 100), cache=True, num_workers=0, flip=False
+    )
     real.prepare_data()
     real.setup("fit")
     evaluator = FidKidEvaluator(extractor, settings)

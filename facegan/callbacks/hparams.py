@@ -13,7 +13,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
-from facegan.callbacks.metrics import MetricsCallback
+from facegan.callbacks.fid_kid import MetricsCallback
 from facegan.callbacks.tensorboard import tensorboard_writer
 from facegan.callbacks.throughput import IMAGES_PER_S, ThroughputCallback
 from facegan.runtime.stop_signals import StoppedBySignal
@@ -41,23 +41,22 @@ def run_hparams(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, Any]:
     `choices` are Hydra's group choices (config_choices()); without them the names come from the `_target_`s."""
     model, optimizer, loss = cfg.model, cfg.optimizer, cfg.loss
     augment = cfg.get("augment") or None  # augment=none composes to {}
-    ema_kimg = model.get("ema_kimg")
     return {
         "loss": choices.get("loss") or target_name(loss, "Loss"),
-        "model": choices.get("model") or f"{model.get('family', 'dcgan')}{model.image_size}",
+        "model": choices.get("model") or f"{model.family}{model.image_size}",
         "image_size": int(model.image_size),
         "latent_dim": int(model.latent_dim),
         "ngf": int(model.ngf),
         "ndf": int(model.ndf),
-        "spectral_norm": bool(model.get("spectral_norm", False)),
+        "spectral_norm": bool(model.spectral_norm),
         "lr_g": float(optimizer.generator.lr),
         "lr_d": float(optimizer.discriminator.lr),
         "beta1": float(optimizer.generator.betas[0]),  # G's; D's are the same optimizer.betas unless set apart
         "beta2": float(optimizer.generator.betas[1]),
-        "n_critic": int(loss.get("n_critic", 1)),
+        "n_critic": int(loss.n_critic),
         "batch_size": int(cfg.data.batch_size),
         "augment": choices.get("augment") or (target_name(augment) if augment else "none"),
-        "ema_kimg": 0.0 if ema_kimg is None else float(ema_kimg),  # a zero half-life: no averaging, EMA off
+        "ema_kimg": 0.0 if model.ema_kimg is None else float(model.ema_kimg),  # a zero half-life: no averaging, EMA off
         "seed": int(cfg.seed),
         "max_epochs": int(cfg.trainer.get("max_epochs") or -1),
     }

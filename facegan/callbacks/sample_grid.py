@@ -6,7 +6,7 @@ import pytorch_lightning as pl
 import torch
 from torchvision.utils import save_image
 
-from facegan.callbacks.images import image_grid
+from facegan.callbacks.figures import image_grid
 from facegan.callbacks.tensorboard import tensorboard_writer
 from facegan.errors import ConfigError
 

@@ -30,8 +30,6 @@ class PreemptionCheckpoint(pl.Callback):
     def __init__(
         self, dirpath: str, every_n_batches: int = 0, filename: str = "last.ckpt", agree_every_n_batches: int = 10
     ):
-        if every_n_batches < 0:
-            raise ConfigError(f"checkpoint.every_n_batches={every_n_batches}: use 0 (off) or a positive count")
         if agree_every_n_batches < 1:
             raise ConfigError(f"agree_every_n_batches={agree_every_n_batches} must be >= 1, e.g. 10")
         self.path = Path(dirpath) / filename

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
-from facegan.data.images import scale_to_model_range
+from facegan.data.decoding import scale_to_model_range
 
 # The share of a GPU's total memory kept free for the networks, activations and the allocator's cache
 # when deciding whether the images fit on it; DCGANs up to 128x128 need well under this.

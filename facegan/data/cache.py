@@ -35,7 +35,7 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from facegan.data.build_lock import build_lock
-from facegan.data.images import BadImageError
+from facegan.data.decoding import BadImageError
 from facegan.data.sources import DataSourceError
 from facegan.errors import FaceganError
 from facegan.fileio import atomic_directory, fsync_file, stale_partials, writable_folder_error

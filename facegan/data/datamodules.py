@@ -20,10 +20,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from facegan.data.batches import EpochBatches, ResidentImages, StagedImages, place_images
 from facegan.data.cache import CacheSpec, PreparedImages, open_prepared, prepare
-from facegan.data.images import ImageFilesDataset
+from facegan.data.decoding import ImageFilesDataset
 from facegan.data.sources import CELEBA_HELP, DataSourceError, ImageSource, find_images, fingerprint, select_split
 from facegan.data.synthetic import SyntheticFaces
-from facegan.errors import ConfigError, FaceganError
+from facegan.errors import ConfigError, FaceganError, is_number, require_boolean, require_integer
 from facegan.runtime.devices import visible_gpus
 
 
@@ -41,28 +41,28 @@ class FaceDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
+        *,
         image_size: int,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        cache: bool = True,
-        cache_dir: str = ".cache",
-        prepare_workers: int | None = None,
-        flip: bool = False,
-        seed: int = 0,
-        cache_wait_s: float = 3600.0,
+        batch_size: int,
+        num_workers: int,
+        cache: bool,
+        cache_dir: str,
+        prepare_workers: int | None,
+        flip: bool,
+        seed: int,
+        cache_wait_s: float,
     ):
+        # The settings every source shares; their defaults and meanings are in conf/data/base.yaml.
         super().__init__()
-        if batch_size <= 0:
-            raise ConfigError(f"data.batch_size={batch_size} must be positive (e.g. data.batch_size=128)")
-        if num_workers < 0:
-            raise ConfigError(f"data.num_workers={num_workers} must be >= 0 (0 loads in the training process)")
-        if prepare_workers is not None and prepare_workers <= 0:
-            raise ConfigError(f"data.prepare_workers={prepare_workers} must be positive, or null for one per CPU")
+        require_integer("data.batch_size", batch_size, 1, 128)
+        require_integer("data.num_workers", num_workers, 0, 2)
+        if prepare_workers is not None:
+            require_integer("data.prepare_workers", prepare_workers, 1, 4)
+        require_boolean("data.cache", cache)
+        require_boolean("data.flip", flip)
         if flip and not cache:
             raise ConfigError("data.flip=true flips batches of the prepared cache on the device: keep data.cache=true")
-        if seed < 0:
-            raise ConfigError(f"seed={seed} must be >= 0")
-        if isinstance(cache_wait_s, bool) or not isinstance(cache_wait_s, int | float) or cache_wait_s < 0:
+        if not is_number(cache_wait_s) or cache_wait_s < 0:
             raise ConfigError(f"data.cache_wait_s={cache_wait_s} must be seconds >= 0, e.g. data.cache_wait_s=3600")
         self.image_size = image_size
         self.batch_size = batch_size
@@ -154,25 +154,11 @@ class FaceDataModule(pl.LightningDataModule):
 class CelebADataModule(FaceDataModule):
     """CelebA's aligned faces (or any folder/zip of face images), center-cropped and resized."""
 
-    def __init__(
-        self,
-        root: str,
-        image_size: int,
-        split: str = "all",
-        crop_size: int | None = None,
-        download: bool = False,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        cache: bool = True,
-        cache_dir: str = ".cache",
-        prepare_workers: int | None = None,
-        flip: bool = False,
-        seed: int = 0,
-        cache_wait_s: float = 3600.0,
-    ):
-        super().__init__(
-            image_size, batch_size, num_workers, cache, cache_dir, prepare_workers, flip, seed, cache_wait_s
-        )
+    def __init__(self, *, root: str, split: str, crop_size: int | None, download: bool, **settings):
+        super().__init__(**settings)
+        if crop_size is not None:
+            require_integer("data.crop_size", crop_size, 1, 140)  # null: the short side
+        require_boolean("data.download", download)
         self.root = Path(root).expanduser()
         self.split = split
         self.crop_size = crop_size
@@ -216,22 +202,9 @@ class CelebADataModule(FaceDataModule):
 class SyntheticDataModule(FaceDataModule):
     """Procedurally drawn faces: no download, deterministic for a seed."""
 
-    def __init__(
-        self,
-        image_size: int,
-        num_images: int = 20000,
-        seed: int = 0,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        cache: bool = True,
-        cache_dir: str = ".cache",
-        prepare_workers: int | None = None,
-        flip: bool = False,
-        cache_wait_s: float = 3600.0,
-    ):
-        super().__init__(
-            image_size, batch_size, num_workers, cache, cache_dir, prepare_workers, flip, seed, cache_wait_s
-        )
+    def __init__(self, *, num_images: int, **settings):
+        super().__init__(**settings)
+        require_integer("data.num_images", num_images, 1, 20000)
         self.num_images = num_images
 
     def build_dataset(self) -> SyntheticFaces:

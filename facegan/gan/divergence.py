@@ -14,7 +14,7 @@ no process is left waiting in a gradient all-reduce the others skipped.
 import torch
 import torch.distributed as dist
 
-from facegan.errors import FaceganError
+from facegan.errors import ConfigError, FaceganError, require_integer
 from facegan.runtime.distributed import across_processes
 
 POLICIES = ("stop", "skip")
@@ -25,11 +25,10 @@ class TrainingDiverged(FaceganError):
 
 
 class DivergenceMonitor:
-    def __init__(self, on_nonfinite: str = "stop", check_every_n_batches: int = 20):
+    def __init__(self, on_nonfinite: str, check_every_n_batches: int):  # conf/train.yaml: divergence
         if on_nonfinite not in POLICIES:
-            raise FaceganError(f"divergence.on_nonfinite={on_nonfinite} is not a policy: use stop or skip")
-        if check_every_n_batches <= 0:
-            raise FaceganError(f"divergence.check_every_n_batches={check_every_n_batches} must be positive")
+            raise ConfigError(f"divergence.on_nonfinite={on_nonfinite} is not a policy: use stop or skip")
+        require_integer("divergence.check_every_n_batches", check_every_n_batches, 1, 20)
         self.policy = on_nonfinite
         self.check_every_n_batches = check_every_n_batches
         self._first_bad: dict[str, torch.Tensor] = {}  # loss name -> first batch (-1: none), on the device

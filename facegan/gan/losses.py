@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facegan.errors import ConfigError
+from facegan.errors import ConfigError, is_number, require_integer, require_positive
 
 
 class DiscriminatorLoss(NamedTuple):
@@ -37,8 +37,7 @@ class GANLoss:
     needs_double_backward = False
 
     def __init__(self, n_critic: int = 1):
-        if not isinstance(n_critic, int) or isinstance(n_critic, bool) or n_critic < 1:
-            raise ConfigError(f"loss.n_critic={n_critic} must be an integer >= 1 (D updates per G update, e.g. 5)")
+        require_integer("loss.n_critic", n_critic, 1, 5)  # D updates per G update
         self.n_critic = n_critic
 
     def discriminator_objective(
@@ -69,9 +68,9 @@ class _LabelledLoss(GANLoss):
 
     def __init__(self, real_label: float = 1.0, fake_label: float = 0.0, n_critic: int = 1):
         super().__init__(n_critic)
-        if not 0.0 <= fake_label < real_label <= 1.0:
+        if not (is_number(real_label) and is_number(fake_label) and 0.0 <= fake_label < real_label <= 1.0):
             raise ConfigError(
-                f"real_label={real_label}, fake_label={fake_label}: need 0 <= fake_label < real_label <= 1 "
+                f"loss.real_label={real_label}, loss.fake_label={fake_label}: need 0 <= fake_label < real_label <= 1 "
                 "(one-sided smoothing is e.g. loss.real_label=0.9)"
             )
         self.real_label = real_label
@@ -116,8 +115,7 @@ class LSGANLoss(_LabelledLoss):
 
     def __init__(self, real_label: float = 1.0, fake_label: float = 0.0, n_critic: int = 1, output_scale: float = 1.0):
         super().__init__(real_label, fake_label, n_critic)
-        if isinstance(output_scale, bool) or not isinstance(output_scale, (int, float)) or output_scale <= 0:
-            raise ConfigError(f"loss.output_scale={output_scale} must be a positive number, e.g. 0.1")
+        require_positive("loss.output_scale", output_scale, 0.02)
         self.output_scale = float(output_scale)
 
     def _distance(self, logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -163,8 +161,7 @@ class WGANGPLoss(GANLoss):
 
     def __init__(self, gp_weight: float = 10.0, n_critic: int = 5):
         super().__init__(n_critic)
-        if gp_weight <= 0:
-            raise ConfigError(f"loss.gp_weight={gp_weight} must be positive (the paper's value is 10)")
+        require_positive("loss.gp_weight", gp_weight, 10)  # the paper's value
         self.gp_weight = gp_weight
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> DiscriminatorLoss:

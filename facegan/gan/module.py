@@ -43,13 +43,13 @@ class GAN(pl.LightningModule):
         loss: Any,
         generator_optimizer: OptimizerFactory,
         discriminator_optimizer: OptimizerFactory,
-        num_sample_images: int = 64,
-        seed: int = 0,
+        num_sample_images: int,
+        seed: int,
+        divergence: DivergenceMonitor,
         network_config: dict | None = None,
         channels_last: bool = False,
         compile_networks: bool = False,
         compile_mode: str = "default",
-        divergence: DivergenceMonitor | None = None,
         ema: EMAFactory | None = None,
         augment: Augment | None = None,
     ):
@@ -73,7 +73,7 @@ class GAN(pl.LightningModule):
         self.augment = augment
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
-        self.divergence = divergence or DivergenceMonitor()
+        self.divergence = divergence
         self.progress_bar_values: dict[str, float] = {}  # loss/d and loss/g as of the last log interval
         # network_config lets sample/export commands rebuild the networks from the checkpoint alone. Not for the
         # logger: TensorBoard's HParams tab shows the run's settings (facegan/callbacks/hparams.py) instead.

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from facegan.data.images import scale_to_model_range, to_uint8
+from facegan.data.decoding import scale_to_model_range, to_uint8
 from facegan.metrics.extractors import FeatureExtractor
 from facegan.metrics.feature_cache import RealFeatureCache, real_features_key
 from facegan.metrics.features import Shard, generated_features, real_features, real_images, real_sample_indices

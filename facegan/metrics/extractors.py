@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facegan.data.images import to_uint8
+from facegan.data.decoding import to_uint8
 from facegan.errors import FaceganError, describe
 from facegan.metrics.settings import MetricSettings
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from facegan.data.images import scale_to_model_range
+from facegan.data.decoding import scale_to_model_range
 from facegan.metrics.extractors import FeatureExtractor
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from facegan.errors import ConfigError
+from facegan.errors import ConfigError, require_boolean, require_integer
 
 
 def count_tag(count: int) -> str:
@@ -20,35 +20,45 @@ def metric_key(name: str, num_samples: int) -> str:
     return f"metrics/{name}{count_tag(int(num_samples))}"
 
 
+# (field, smallest allowed value, an example)
+INTEGER_FIELDS = (
+    ("every_n_epochs", 1, 1),
+    ("num_samples", 2, 10000),
+    ("batch_size", 1, 100),
+    ("num_workers", 0, 0),
+    ("seed", 0, 0),
+    ("kid_subsets", 1, 100),
+    ("kid_subset_size", 2, 1000),
+)
+
+
 @dataclass(frozen=True)
 class MetricSettings:
-    enabled: bool | str = "auto"  # auto: on when training on a GPU, off on the CPU (slow there)
-    every_n_epochs: int = 1
-    num_samples: int = 10000  # generated images per evaluation
-    num_real: int | str | None = None  # real images: None = num_samples (at most the dataset's size), "all", or a count
-    quantize: bool = False  # round generated images to 8 bits first, as a saved PNG holds them
-    batch_size: int = 100  # images per generator / feature extractor call
-    feature_extractor: str | None = None  # a TorchScript network: (N, 3, 299, 299) in [-1, 1] -> (N, d)
-    inception_weights: str | None = None  # an offline copy of torch-fidelity's standard Inception weights
-    cache_dir: str = ".cache/fid"  # real-image features, reused across evaluations, runs and sweeps
-    num_workers: int = 0  # processes that load real images (only when their features are not cached)
-    seed: int = 0  # picks the real images and the z: the same every evaluation
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000  # capped at the number of samples
+    """The `metrics` group: each field's default and meaning is in conf/metrics/default.yaml."""
+
+    enabled: bool | str
+    every_n_epochs: int
+    num_samples: int
+    num_real: int | str | None
+    quantize: bool
+    batch_size: int
+    feature_extractor: str | None
+    inception_weights: str | None
+    cache_dir: str
+    num_workers: int
+    seed: int
+    kid_subsets: int
+    kid_subset_size: int
 
     def __post_init__(self) -> None:
         if not (self.enabled == "auto" or isinstance(self.enabled, bool)):
             raise ConfigError(f"metrics.enabled={self.enabled} must be auto, true or false")
-        minimums = {"every_n_epochs": 1, "num_samples": 2, "batch_size": 1, "num_workers": 0}
-        for name, minimum in {**minimums, "kid_subsets": 1, "kid_subset_size": 2}.items():
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ConfigError(f"metrics.{name}={value} must be an integer >= {minimum}")
+        for name, minimum, example in INTEGER_FIELDS:
+            require_integer(f"metrics.{name}", getattr(self, name), minimum, example)
         real = self.num_real
         if not (real is None or real == "all" or (isinstance(real, int) and not isinstance(real, bool) and real >= 2)):
             raise ConfigError(f"metrics.num_real={real} must be null (as many as num_samples), all, or an integer >= 2")
-        if not isinstance(self.quantize, bool):
-            raise ConfigError(f"metrics.quantize={self.quantize} must be true or false")
+        require_boolean("metrics.quantize", self.quantize)
         for name in ("feature_extractor", "inception_weights"):
             path = getattr(self, name)
             if path is not None and not Path(path).expanduser().is_file():
@@ -76,7 +86,7 @@ class MetricSettings:
             return "metrics.enabled=false"
         if self.enabled == "auto" and device.type != "cuda":
             return (
-                "metrics.enabled=auto turns them on only on a GPU (the Inception network takes about 0.1 s per image "
-                "on a CPU); force them with metrics.enabled=true and a small metrics.num_samples, e.g. 200"
+                "metrics.enabled=auto turns them on only on a GPU (the Inception network is slow on a CPU: "
+                "docs/BENCHMARKS.md); force them with metrics.enabled=true and a small metrics.num_samples, e.g. 200"
             )
         return None

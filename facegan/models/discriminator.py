@@ -4,6 +4,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from facegan.errors import require_boolean
 from facegan.models.init import check_discriminator_width, init_dcgan_weights, num_resolution_blocks
 
 
@@ -31,6 +32,7 @@ class Discriminator(nn.Module):
     def __init__(self, image_size: int = 64, base_channels: int = 64, channels: int = 3, spectral_norm: bool = False):
         super().__init__()
         check_discriminator_width(base_channels)
+        require_boolean("model.spectral_norm", spectral_norm)
         self.image_size = image_size
         num_blocks = num_resolution_blocks(image_size)
         width = base_channels

@@ -2,24 +2,21 @@
 
 from torch import nn
 
-from facegan.errors import ConfigError
+from facegan.errors import ConfigError, require_integer
 
 MIN_IMAGE_SIZE = 16
 MAX_IMAGE_SIZE = 1024
 
 
 def check_generator_widths(latent_dim: int, base_channels: int, example_latent_dim: int) -> None:
-    """Both generator families: z size and width must be positive; the fix names the family's own z size."""
-    if latent_dim <= 0 or base_channels <= 0:
-        raise ConfigError(
-            f"latent_dim={latent_dim}, ngf={base_channels}: both must be positive "
-            f"(e.g. model.latent_dim={example_latent_dim})"
-        )
+    """Both generator families: z size and width (model.ngf) are positive integers; the fix names the family's
+    own z size."""
+    require_integer("model.latent_dim", latent_dim, 1, example_latent_dim)
+    require_integer("model.ngf", base_channels, 1, 64)
 
 
 def check_discriminator_width(base_channels: int) -> None:
-    if base_channels <= 0:
-        raise ConfigError(f"ndf={base_channels} must be positive (e.g. model.ndf=64)")
+    require_integer("model.ndf", base_channels, 1, 64)
 
 
 def num_resolution_blocks(image_size: int) -> int:

@@ -1,4 +1,4 @@
-"""Resolve the speed knobs (`performance.*`, `trainer.precision`) to concrete settings for the device.
+"""Resolve the speed knobs (`performance.*`) to concrete settings for the device.
 
 `auto` means the fastest setting that keeps results equivalent on that device (docs/BENCHMARKS.md has the
 measurements): channels_last, bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX) and on GPUs' tensor
@@ -67,18 +67,18 @@ def _flag(name: str, value, auto_value: bool) -> bool:
 def resolve_performance(cfg: DictConfig) -> PerformanceSettings:
     device_type = training_device_type(cfg.trainer)
     on_cuda = device_type == "cuda"
-    performance = cfg.get("performance", {})
-    precision = str(cfg.trainer.get("precision", "auto"))
+    performance = cfg.performance  # conf/performance/default.yaml
+    precision = str(performance.precision)
     if precision == "auto":
         precision = _auto_precision(device_type)
     fused_supported = fused_adam_supported(device_type)
-    fused_adam = _flag("fused_adam", performance.get("fused_adam", "auto"), fused_supported)
+    fused_adam = _flag("fused_adam", performance.fused_adam, fused_supported)
     if fused_adam and not fused_supported:
         raise ConfigError(
             f"performance.fused_adam=true needs CUDA or torch>=2.4 on the CPU (this is torch {torch.__version__}): "
             "use performance.fused_adam=auto"
         )
-    compile_mode = str(performance.get("compile_mode", "default"))
+    compile_mode = str(performance.compile_mode)
     if compile_mode not in COMPILE_MODES:
         raise ConfigError(
             f"performance.compile_mode={compile_mode} is not one of torch.compile's modes: "
@@ -87,8 +87,8 @@ def resolve_performance(cfg: DictConfig) -> PerformanceSettings:
     return PerformanceSettings(
         device_type=device_type,
         precision=precision,
-        channels_last=_flag("channels_last", performance.get("channels_last", "auto"), True),
-        compile=_flag("compile", performance.get("compile", "auto"), on_cuda),
+        channels_last=_flag("channels_last", performance.channels_last, True),
+        compile=_flag("compile", performance.compile, on_cuda),
         compile_mode=compile_mode,
         fused_adam=fused_adam,
     )

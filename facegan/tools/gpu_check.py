@@ -38,6 +38,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -45,7 +46,6 @@ from facegan.benchmarks import canonical
 from facegan.benchmarks.processes import REPO_ROOT, contender_overrides, facegan_command, in_fresh_process
 from facegan.benchmarks.quality import parse_budget, split_folder, train_canonical, train_facegan
 from facegan.checkpoints.trained_generator import GeneratorInfo, load_generator
-from facegan.data.datamodules import CelebADataModule
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError, FaceganError, exit_on_user_error
 from facegan.fileio import atomic_write, read_torch_file
@@ -439,12 +439,14 @@ def score_later(cfg: DictConfig) -> dict:
         )
     device = resolve_device("auto")
     with tempfile.TemporaryDirectory() as scratch:
-        settings = MetricSettings(**record["metrics"], enabled=True, feature_extractor=cfg.feature_extractor,
-                                  cache_dir=f"{scratch}/fid")  # fmt: skip
+        settings: MetricSettings = hydra.utils.instantiate(
+            cfg.metrics, **record["metrics"], enabled=True, feature_extractor=cfg.feature_extractor,
+            cache_dir=f"{scratch}/fid",
+        )  # fmt: skip
         extractor = load_feature_extractor(settings)
         _, held_out_root, _ = split_folder(cfg.data_root, record["held_out"], record["split_seed"], Path(scratch))
-        real = CelebADataModule(
-            root=str(held_out_root), image_size=record["image_size"], batch_size=min(record["held_out"], 100),
+        real = hydra.utils.instantiate(
+            cfg.data, root=str(held_out_root), image_size=record["image_size"], batch_size=min(record["held_out"], 100),
             cache=True, cache_dir=f"{scratch}/cache", num_workers=0,
         )  # fmt: skip
         real.prepare_data()
@@ -472,8 +474,6 @@ def train_to_score_later_job(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    import hydra
+    from facegan import cli
 
-    from facegan import cli  # facegan's config resolvers, and where its configs are
-
-    hydra.main(version_base="1.3", config_path=cli.config_dir(), config_name="benchmark")(train_to_score_later_job)()
+    cli.console_script(train_to_score_later_job, "benchmark")()

@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from facegan.benchmarks.processes import REPO_ROOT
-from facegan.data.images import BadImageError, ImageFilesDataset
+from facegan.data.decoding import BadImageError, ImageFilesDataset
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError
 from facegan.fileio import partial_path

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torchvision.utils import save_image
 
-from facegan.callbacks.images import image_grid
+from facegan.callbacks.figures import image_grid
 from facegan.checkpoints.trained_generator import check_checkpoint_path, load_generator
 from facegan.errors import ConfigError
 from facegan.runtime.devices import resolve_device

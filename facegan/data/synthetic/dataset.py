@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from facegan.data.images import to_model_range
+from facegan.data.decoding import to_model_range
 from facegan.data.synthetic.attributes import sample_face
 from facegan.data.synthetic.drawing import draw
 from facegan.errors import ConfigError
@@ -30,8 +30,6 @@ def render_face(index: int, seed: int, size: int) -> np.ndarray:
     check_image_size(size)
     if index < 0:
         raise IndexError(f"index {index} of the synthetic faces must be non-negative")
-    if seed < 0:
-        raise ConfigError(f"seed={seed} must be non-negative, e.g. seed=42")
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     return draw(sample_face(rng), size)
 
@@ -41,12 +39,8 @@ class SyntheticFaces(Dataset):
     [-1, 1], the range of the generator's Tanh. Nothing is stored: each item is redrawn from (seed, index),
     so workers need no shared state."""
 
-    def __init__(self, num_images: int = 20000, image_size: int = 64, seed: int = 0) -> None:
-        if num_images <= 0:
-            raise ConfigError(f"data.num_images={num_images} must be positive, e.g. data.num_images=20000")
+    def __init__(self, num_images: int, image_size: int, seed: int) -> None:
         check_image_size(image_size)
-        if seed < 0:
-            raise ConfigError(f"seed={seed} must be non-negative, e.g. seed=42")
         self.num_images = int(num_images)
         self.image_size = int(image_size)
         self.seed = int(seed)

@@ -53,7 +53,7 @@ class MetricsCallback(pl.Callback):
         self.evaluator.prepare(trainer.datamodule, pl_module.device)
 
         def sample(z: torch.Tensor) -> torch.Tensor:
-            # z in the module's dtype: a true-half precision run (trainer.precision=16-true) keeps G in half.
+            # z in the module's dtype: a true-half precision run (performance.precision=16-true) keeps G in half.
             return pl_module.sample(z.to(pl_module.dtype))
 
         scores = self.evaluator(sample, pl_module.generator.latent_dim, pl_module.device)
