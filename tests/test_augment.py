@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from facegan.assembly import build_module
 from facegan.errors import ConfigError
 from facegan.gan.augment import DiffAugment, cutout, translation
-from facegan.train import build_module
 from helpers import compose_train
 
 

@@ -6,12 +6,12 @@ import torch
 from omegaconf import open_dict
 from pytorch_lightning.callbacks import ProgressBar
 
+from facegan.assembly import build_module, trainer_overrides, training_callbacks
 from facegan.config_checks import check_config
 from facegan.errors import ConfigError
 from facegan.gan.module import GAN
 from facegan.runtime.devices import requested_processes
 from facegan.runtime.strategy import STRATEGY_NAME, GANDDPStrategy
-from facegan.train import build_module, trainer_overrides, training_callbacks
 from helpers import compose_train
 
 

@@ -7,11 +7,12 @@ import pytest
 import torch
 from torch import nn
 
+from facegan.assembly import build_module
 from facegan.checkpoints.trained_generator import load_generator
 from facegan.errors import ConfigError
 from facegan.gan.ema import STATISTICS_IMAGES, STATISTICS_SEED, EMAGenerator
 from facegan.models import Generator
-from facegan.train import build_module, train
+from facegan.train import train
 from helpers import TINY, compose_train
 
 SMALL = (*TINY, "model.ema_kimg=0.1")

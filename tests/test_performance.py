@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 import facegan.train
+from facegan.assembly import build_module, instantiate_all
 from facegan.errors import ConfigError
 from facegan.runtime.performance import cpu_has_native_bf16, resolve_performance
-from facegan.train import build_module, instantiate_all
 from helpers import compose_train
 
 CPU = ("data=synthetic", "trainer=cpu")

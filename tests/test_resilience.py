@@ -13,6 +13,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from facegan.assembly import build_module
 from facegan.checkpoints import disk
 from facegan.checkpoints.disk import DiskFullError, checkpoint_bytes
 from facegan.checkpoints.io import AtomicCheckpointIO
@@ -21,7 +22,7 @@ from facegan.errors import ConfigError, exit_on_user_error
 from facegan.gan.divergence import TrainingDiverged
 from facegan.gan.losses import BCELoss
 from facegan.gan.schedule import batches_from_steps
-from facegan.train import build_module, train
+from facegan.train import train
 from helpers import REPO_ROOT, TINY, compose_train, run_cli
 
 SMALL = (*TINY, "data.num_images=128", "data.batch_size=32")

@@ -15,11 +15,12 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
 
+from facegan.assembly import build_module
 from facegan.checkpoints.trained_generator import load_generator
 from facegan.errors import ConfigError
+from facegan.models import Generator
 from facegan.tools.export import export, load_torchscript
 from facegan.tools.sample import check_sample_config, latent_walks, sample, slerp, truncate
-from facegan.train import build_module
 from helpers import REPO_ROOT, compose_config, run_cli
 
 IMAGE_SIZE, LATENT_DIM = 16, 8
@@ -267,12 +268,14 @@ def test_export_cli_reports_the_largest_difference(checkpoint, tmp_path):
     )
 
 
-FIXTURE = REPO_ROOT / "tests" / "fixtures" / "checkpoint_v0_1.ckpt"
-
-
 def crafted_checkpoint(tmp_path: Path, generator_spec: dict) -> Path:
-    checkpoint = torch.load(FIXTURE, map_location="cpu", weights_only=True)
-    checkpoint["hyper_parameters"]["network_config"]["generator"] = generator_spec
+    """A checkpoint as training writes it (a tiny generator's weights and its network_config), naming
+    `generator_spec` as the generator to build."""
+    weights = Generator(latent_dim=8, image_size=16, base_channels=4).state_dict()
+    checkpoint = {
+        "state_dict": {f"generator.{key}": value for key, value in weights.items()},
+        "hyper_parameters": {"network_config": {"image_size": 16, "latent_dim": 8, "generator": generator_spec}},
+    }
     path = tmp_path / "crafted.ckpt"
     torch.save(checkpoint, path)
     return path

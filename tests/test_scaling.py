@@ -13,12 +13,13 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.environments import SLURMEnvironment
 
+from facegan.assembly import trainer_overrides
 from facegan.checkpoints.resume import own_checkpoint_after_restart
 from facegan.config_checks import check_config
 from facegan.errors import ConfigError
 from facegan.runtime.distributed import follow_launcher_layout, run_folder, shared_run_name
 from facegan.runtime.strategy import GANDDPStrategy
-from facegan.train import train, trainer_overrides
+from facegan.train import train
 from helpers import REPO_ROOT, TINY, compose_train, run_cli
 
 # 96 images: each of 2 processes trains on 3 batches of 16

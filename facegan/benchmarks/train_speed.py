@@ -72,8 +72,8 @@ def _peak_memory_mb(device: torch.device) -> float:
 
 
 def measure_facegan(cfg_dict: dict) -> dict:
+    from facegan.assembly import build_module
     from facegan.runtime.performance import resolve_performance
-    from facegan.train import build_module
 
     cfg = OmegaConf.create(cfg_dict)
     bench = cfg.benchmark

@@ -15,17 +15,8 @@ from facegan.runtime.distributed import launcher_restart_count
 
 log = logging.getLogger(__name__)
 
-# The settings that shape the networks' state_dict, with the value a checkpoint written before the setting
-# existed was trained with (spectral norm replaces D's BatchNorm and renames its conv weights).
-# (checkpoints from before the residual tier name no family: they are DCGANs)
-NETWORK_KEYS = {
-    "family": "dcgan",
-    "image_size": None,
-    "latent_dim": None,
-    "ngf": None,
-    "ndf": None,
-    "spectral_norm": False,
-}
+# The settings that shape the networks' state_dict (spectral norm replaces D's BatchNorm and renames its weights).
+NETWORK_KEYS = ("family", "image_size", "latent_dim", "ngf", "ndf", "spectral_norm")
 
 
 def find_last_checkpoint(runs_root: Path, checkpoint_subdir: Path, exclude: Path | None = None) -> Path:
@@ -110,17 +101,13 @@ def check_checkpoint_matches(ckpt_path: str, model_cfg: DictConfig) -> None:
             f"ckpt_path={ckpt_path} was not written by facegan (no network_config): pick a facegan checkpoint"
         )
     wanted = OmegaConf.to_container(model_cfg, resolve=True)
-    differences = {
-        key: saved.get(key, unsaved)
-        for key, unsaved in NETWORK_KEYS.items()
-        if saved.get(key, unsaved) != wanted.get(key, unsaved)
-    }
+    differences = {key: saved.get(key) for key in NETWORK_KEYS if saved.get(key) != wanted.get(key)}
     if differences:
         listed = ", ".join(
             f"model.{key}={_as_override(value)} (this run: {_as_override(wanted.get(key))})"
             for key, value in differences.items()
         )
-        saved_model = f"model={saved.get('family', 'dcgan')}{saved.get('image_size')}"
+        saved_model = f"model={saved.get('family')}{saved.get('image_size')}"
         fix = " ".join(
             dict.fromkeys(
                 saved_model if key in ("family", "image_size") else f"model.{key}={_as_override(value)}"
