@@ -3,26 +3,37 @@ PYTHON_BOOTSTRAP ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The pinned, hash-checked versions make install puts in .venv (make lock writes it)
+LOCK := requirements/dev.lock
 ARGS ?=
 # Real faces for `make bench`: a CelebA folder (BENCH_DATA=~/celeba)
 BENCH_DATA ?= data/celeba
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train lint format test test-fast bench gpu-check offline-bundle tensorboard clean
+.PHONY: help install lock demo train lint format test test-fast bench gpu-check offline-bundle tensorboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 	@echo "  pass Hydra overrides with ARGS, e.g. make train ARGS='data.root=~/celeba model=dcgan64'"
 
-install: $(STAMP)  ## create .venv and install facegan with its dev dependencies
+install: $(STAMP)  ## create .venv: the dev dependencies from requirements/dev.lock (hash-checked), facegan editable
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
 	# compat: the checkout itself goes on sys.path, so Hydra's plugin scan finds hydra_plugins/ here (setuptools'
 	# default editable finder hides namespace packages from it)
-	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet --no-deps -e . --config-settings editable_mode=compat
 	touch $(STAMP)
+
+# Resolved on PyPI itself whatever index this machine's configuration names, for every platform (--universal) from
+# Python 3.11 on; existing pins are kept where the new requirements allow them (ARGS=--upgrade moves every pin).
+lock:  ## after a dependency change in pyproject.toml: re-resolve requirements/dev.lock (pins with hashes)
+	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 \
+		--no-config --default-index https://pypi.org/simple --emit-index-url $(ARGS) -o $(LOCK)
 
 demo: $(STAMP)  ## train on the built-in synthetic faces (CPU, a few minutes)
 	$(PY) scripts/train.py experiment=demo $(ARGS)

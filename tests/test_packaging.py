@@ -174,3 +174,34 @@ def test_the_wheel_ships_its_configs_and_its_console_scripts_train_from_any_fold
         [venv / "bin" / "python", "-m", "facegan"], capture_output=True, text=True, cwd=tmp_path, env=OUTSIDE_CHECKOUT
     )
     assert usage.returncode != 0 and "train" in usage.stderr
+
+
+def test_make_install_installs_the_locked_versions_with_their_hashes():
+    # pytorch-lightning 2.6.2 and 2.6.3 were published compromised (GHSA-w37p-236h-pfx3)
+    lightning = CORE["pytorch-lightning"].specifier
+    assert not lightning.contains("2.6.2") and not lightning.contains("2.6.3") and lightning.contains("2.6.1")
+
+    lock = (REPO_ROOT / "requirements" / "dev.lock").read_text().replace("\\\n", " ")
+    pins = {}
+    for line in lock.splitlines():
+        if not line.strip() or line.lstrip().startswith(("#", "-")):
+            continue  # comments, --index-url
+        text, *hashes = line.split("--hash=sha256:")
+        requirement = Requirement(text.strip())
+        specifiers = list(requirement.specifier)
+        assert [specifier.operator for specifier in specifiers] == ["=="], f"{text.strip()}: not pinned"
+        assert hashes, f"{text.strip()}: no hash"
+        pins.setdefault(requirement.name.lower(), set()).add(specifiers[0].version)
+    assert "facegan" not in pins  # make install puts the checkout itself in place, editable
+    assert pins["pytorch-lightning"].isdisjoint({"2.6.2", "2.6.3"})
+    declared = {**CORE, **{name: requirement for extra in EXTRAS.values() for name, requirement in extra.items()}}
+    del declared["facegan"]  # dev's facegan[search,slurm,export]
+    for name, requirement in declared.items():
+        assert name in pins and all(requirement.specifier.contains(version) for version in pins[name]), (
+            f"requirements/dev.lock does not meet {requirement}: make lock"
+        )
+
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert "LOCK := requirements/dev.lock" in makefile and "--require-hashes -r $(LOCK)" in recipe
+    assert "--no-deps -e ." in recipe  # facegan's own dependencies come from the lock only
