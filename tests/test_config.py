@@ -8,7 +8,7 @@ from pytorch_lightning.callbacks import ProgressBar
 
 from facegan.assembly import build_module, trainer_overrides, training_callbacks
 from facegan.config_checks import check_config
-from facegan.errors import ConfigError
+from facegan.errors import ConfigError, FaceganError
 from facegan.gan.module import GAN
 from facegan.runtime.devices import requested_processes
 from facegan.runtime.strategy import STRATEGY_NAME, GANDDPStrategy
@@ -83,12 +83,18 @@ def test_image_size_mismatch_is_a_one_line_error():
         ("model.ema_kimg=0", "model.ema_kimg=0"),
         ("metrics.num_samples=1", "metrics.num_samples=1 must be an integer >= 2"),
         ("+trainer.precision=16-mixed", "use performance.precision=16-mixed"),
+        ("trainer.accelerator=gpu trainer.devices=2", "no CUDA GPU is visible"),
     ],
 )
 def test_bad_values_fail_before_training(override, message):
     with pytest.raises(ConfigError, match=message):
         base = () if override.startswith("data=") else ("data=synthetic",)
         check_config(compose_train(*base, *override.split()))
+
+
+def test_a_missing_data_folder_is_refused_before_the_run():
+    with pytest.raises(FaceganError, match="data.root=/nonexistent/celeba does not exist"):
+        check_config(compose_train("data=celeba", "data.root=/nonexistent/celeba"))
 
 
 def test_a_time_box_alone_is_a_limit():

@@ -2,6 +2,7 @@
 TensorBoard, metrics.jsonl, best.ckpt, the real-feature cache, DDP, and metrics that cannot run."""
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,13 @@ from facegan.metrics.evaluator import quantized
 from facegan.metrics.feature_cache import RealFeatureCache
 from facegan.metrics.features import generated_features
 from facegan.metrics.settings import metric_key
+from facegan.tools.evaluate import evaluate
+from facegan.train import train
 from helpers import (
     TINY,
     TinyConvNet,
+    compose_config,
+    compose_train,
     metric_settings,
     metrics_overrides,
     run_cli,
@@ -222,10 +227,11 @@ def test_real_feature_cache_round_trip(tmp_path):
 
 
 @pytest.mark.slow
-def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp_path):
+def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     run_dir = tmp_path / "run"
     overrides = (*metrics_overrides(tmp_path), "trainer.max_epochs=3", "metrics.every_n_epochs=2")
-    result = run_cli("train.py", *TINY_RUN, *overrides, f"hydra.run.dir={run_dir}")
+    train(compose_train(*TINY_RUN, *overrides, output_dir=run_dir))
 
     scalars = tensorboard_tags(run_dir)["scalars"]
     assert {"metrics/fid64", "metrics/kid64"} <= scalars  # the sample count is part of the key
@@ -237,27 +243,16 @@ def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp
     best = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
     (best_state,) = [state for name, state in best["callbacks"].items() if "metrics/fid64" in name]
     assert best_state["best_model_score"].item() == pytest.approx(min(line["fid"] for line in evaluations))
-    assert "cached in" in result.stdout
+    assert "cached in" in caplog.text
 
     # A second run measures against the same real images: their features come from the cache.
+    # (That measuring leaves training's random streams alone is checked with two processes below.)
+    caplog.clear()
     second_dir = tmp_path / "second"
-    second = run_cli(
-        "train.py", *TINY_RUN, *metrics_overrides(tmp_path), "trainer.max_epochs=1", f"hydra.run.dir={second_dir}"
-    )
-    assert "from the cache" in second.stdout
+    train(compose_train(*TINY_RUN, *metrics_overrides(tmp_path), "trainer.max_epochs=1", output_dir=second_dir))
+    assert "from the cache" in caplog.text
     assert len(list((tmp_path / "cache" / "fid").glob("*.pt"))) == 1
     assert len(read_jsonl(second_dir / "metrics.jsonl")) == 1
-
-    # Measuring (and extracting the real features) draws nothing from training's random streams:
-    # the first run, without metrics, ends on the same weights.
-    unmeasured_dir = tmp_path / "unmeasured"
-    run_cli("train.py", *TINY_RUN, "metrics.enabled=false", "trainer.max_epochs=3", f"hydra.run.dir={unmeasured_dir}")
-    measured, unmeasured = (
-        torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
-        for folder in (run_dir, unmeasured_dir)
-    )
-    for name, weights in measured.items():
-        torch.testing.assert_close(weights, unmeasured[name], rtol=0, atol=0, msg=name)
 
 
 @pytest.mark.slow
@@ -285,14 +280,11 @@ def test_two_process_ddp_scores_the_whole_sample_once_and_leaves_training_as_it_
 
     _, evaluation = read_jsonl(run_dir / "metrics.jsonl")  # one line per epoch: rank 0 writes
     assert evaluation["num_fake"] == 63
-    result = run_cli(
-        "evaluate.py",
-        f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
-        "data=synthetic",
-        "data.num_images=256",
-        *overrides,
+    last = run_dir / "checkpoints" / "last.ckpt"
+    scores = evaluate(
+        compose_config("evaluate", f"ckpt_path={last}", "data=synthetic", "data.num_images=256", *overrides)
     )
-    assert json.loads(result.stdout)["fid"] == pytest.approx(evaluation["fid"], rel=1e-5)
+    assert scores["fid"] == pytest.approx(evaluation["fid"], rel=1e-5)
 
     # Measuring draws nothing from either process's training stream: without metrics, the same weights.
     unmeasured_dir = tmp_path / "unmeasured"

@@ -1,7 +1,5 @@
 """The residual tier (facegan/models/resnet.py): its shapes and layers, its configs, and a real CLI run of it."""
 
-import json
-
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -12,7 +10,11 @@ from facegan.checkpoints.resume import check_checkpoint_matches
 from facegan.errors import ConfigError
 from facegan.models import ResNetDiscriminator, ResNetGenerator
 from facegan.models.resnet import DownBlock, UpBlock
-from helpers import TINY, compose_config, metrics_overrides, run_cli, tensorboard_tags
+from facegan.tools.evaluate import evaluate
+from facegan.tools.export import export, load_torchscript
+from facegan.tools.sample import sample
+from facegan.train import train
+from helpers import TINY, compose_config, compose_train, metrics_overrides, tensorboard_tags
 
 
 @pytest.mark.parametrize(("size", "blocks"), [(32, 3), (64, 4), (128, 5)])
@@ -84,22 +86,25 @@ def test_resuming_a_residual_checkpoint_as_a_dcgan_is_refused_naming_the_model(t
 
 
 @pytest.mark.slow
-def test_the_residual_recipe_trains_resumes_samples_and_exports_from_the_cli(tmp_path):
+def test_the_residual_recipe_trains_resumes_samples_evaluates_and_exports(tmp_path):
+    """Every tool takes a residual checkpoint (the commands' CLI smokes run on DCGAN checkpoints elsewhere)."""
     run = tmp_path / "run"
     tiny_resnet = (*TINY, "experiment=resnet64", "model=resnet32", "model.ngf=4", "model.ndf=4", "data.batch_size=8")
-    run_cli("train.py", *tiny_resnet, *metrics_overrides(tmp_path), "trainer.max_epochs=1", f"hydra.run.dir={run}")
+    train(compose_train(*tiny_resnet, *metrics_overrides(tmp_path), "trainer.max_epochs=1", output_dir=run))
     last = run / "checkpoints" / "last.ckpt"
     assert last.is_file() and (run / "samples" / "epoch_000.png").is_file()
     assert {"metrics/fid64", "metrics/kid64"} <= tensorboard_tags(run)["scalars"]  # FID/KID during training
     for artifact in ("loss_plot.png", "real_vs_fake.png", "progress.gif", "checkpoints/best.ckpt"):
         assert (run / artifact).stat().st_size > 0, artifact
-    scores = run_cli("evaluate.py", f"ckpt_path={last}", "data=synthetic", "data.num_images=64", "data.batch_size=16",
-                     *metrics_overrides(tmp_path))  # fmt: skip
-    assert json.loads(scores.stdout)["fid"] > 0
+    data = ("data=synthetic", "data.num_images=64", "data.batch_size=16")
+    assert evaluate(compose_config("evaluate", f"ckpt_path={last}", *data, *metrics_overrides(tmp_path)))["fid"] > 0
     resumed = tmp_path / "resumed"
-    run_cli("train.py", *tiny_resnet, "trainer.max_epochs=2", f"ckpt_path={last}", f"hydra.run.dir={resumed}")
+    train(compose_train(*tiny_resnet, "trainer.max_epochs=2", f"ckpt_path={last}", output_dir=resumed))
     assert (resumed / "samples" / "epoch_001.png").is_file() and not (resumed / "samples" / "epoch_000.png").exists()
-    run_cli("sample.py", f"ckpt_path={resumed / 'checkpoints' / 'last.ckpt'}", "num_samples=4", f"outdir={tmp_path}/s")
+    sample(compose_config("sample", f"ckpt_path={resumed / 'checkpoints' / 'last.ckpt'}", "num_samples=4",
+                          f"outdir={tmp_path}/s"))  # fmt: skip
     assert len(list((tmp_path / "s" / "samples").glob("*.png"))) == 4
-    result = run_cli("export.py", f"ckpt_path={last}", f"out={tmp_path / 'g.pt'}")
-    assert "largest difference" in result.stdout + result.stderr
+    scripted, metadata = load_torchscript(
+        export(compose_config("export", f"ckpt_path={last}", f"out={tmp_path / 'g.pt'}"))
+    )
+    assert metadata["latent_dim"] == 128

@@ -15,12 +15,13 @@ from helpers import TINY, compose_train, finish, rank_process, saved_step, start
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_last_and_exits_130(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_saves_last_and_exits_128_plus_the_signal(tmp_path, signum):
     process = start_training(tmp_path / "run")
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     output = finish(process)
-    assert process.returncode == 130, output[-3000:]
-    assert output.count("SIGINT: saved") == 1 and saved_step(tmp_path / "run") > 0
+    assert process.returncode == 128 + signum, output[-3000:]
+    assert output.count(f"{signal.Signals(signum).name}: saved") == 1 and saved_step(tmp_path / "run") > 0
 
 
 @pytest.mark.slow
