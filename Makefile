@@ -10,7 +10,7 @@ ARGS ?=
 BENCH_DATA ?= data/celeba
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock demo train lint format test test-fast bench gpu-check offline-bundle tensorboard clean
+.PHONY: help install lock demo train lint format test test-long test-fast bench gpu-check offline-bundle tensorboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -49,11 +49,17 @@ format: $(STAMP)  ## ruff: fix what can be fixed and reformat
 	$(VENV)/bin/ruff check --fix facegan hydra_plugins scripts tests
 	$(VENV)/bin/ruff format facegan hydra_plugins scripts tests
 
-test: $(STAMP)  ## run the whole test suite (what CI runs)
-	$(PY) -m pytest -q tests $(ARGS)
+# Two pytest workers: most tests wait on a subprocess or a single-threaded tiny network, one per core.
+PYTEST := $(PY) -m pytest -q -n 2 tests
+
+test: $(STAMP)  ## the test suite but the minute-long checks (CI runs both)
+	$(PYTEST) -m "not long" $(ARGS)
+
+test-long: $(STAMP)  ## the minute-long checks: real-data learning, benchmarks, the wheel, the Optuna study, the launchers
+	$(PYTEST) -m long $(ARGS)
 
 test-fast: $(STAMP)  ## the inner loop: every test but the slow ones (real CLI runs, real training)
-	$(PY) -m pytest -q tests -m "not slow" $(ARGS)
+	$(PYTEST) -m "not slow and not long" $(ARGS)
 
 bench: $(STAMP)  ## training img/s of facegan vs the canonical DCGAN loop (BENCH_DATA=<image folder>)
 	$(PY) scripts/benchmark.py data.root=$(BENCH_DATA) $(ARGS)

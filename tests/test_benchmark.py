@@ -19,6 +19,7 @@ def last_json_line(stdout: str) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_train_mode_compares_facegan_with_the_canonical_loop(tmp_path):
     write_faces(tmp_path / "faces" / "img_align_celeba", 24)
     result = run_cli(
@@ -34,6 +35,7 @@ def test_train_mode_compares_facegan_with_the_canonical_loop(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_train_mode_measures_the_residual_step_beside_the_dcgan_step(tmp_path):
     write_faces(tmp_path / "faces" / "img_align_celeba", 24)
     result = run_cli(
@@ -76,6 +78,7 @@ def test_train_mode_contenders_are_the_benchmarks_config_with_their_recipe_on_to
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_end_to_end_mode_times_both_whole_processes(tmp_path):
     write_faces(tmp_path / "faces" / "img_align_celeba", 16)
     result = run_cli(
@@ -108,6 +111,7 @@ def test_quality_budget_must_be_a_duration(budget):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_quality_mode_scores_both_loops_against_held_out_images(tmp_path):
     write_faces(tmp_path / "faces" / "img_align_celeba", 40)
     result = run_cli(

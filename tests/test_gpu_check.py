@@ -193,6 +193,7 @@ def test_score_from_refuses_other_images_and_a_missing_extractor_in_one_line(tmp
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_dry_run_from_a_bundle_prints_each_step_its_timeout_the_sum_and_the_bundle_size(tmp_path):
     write_faces(tmp_path / "faces" / "img_align_celeba", 12)
     bundle = tmp_path / "bundle"
@@ -216,6 +217,7 @@ def test_dry_run_from_a_bundle_prints_each_step_its_timeout_the_sum_and_the_bund
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_quality_run_without_an_inception_saves_its_generators_and_score_from_scores_them(tmp_path):
     faces, results = tmp_path / "faces", tmp_path / "results"
     write_faces(faces / "img_align_celeba", 40)

@@ -27,6 +27,7 @@ def scalar_values(run_dir, tag: str) -> list[float]:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.skipif(not REAL_FACES.is_dir(), reason=NEEDS_REAL_FACES)
 @pytest.mark.parametrize("loss", ["bce", "lsgan", "hinge"])
 def test_each_loss_learns_varied_faces_with_its_defaults(tmp_path, loss):

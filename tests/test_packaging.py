@@ -141,6 +141,7 @@ def installed_wheel(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_wheel_ships_its_configs_and_its_console_scripts_train_from_any_folder(installed_wheel, tmp_path):
     venv, site, wheel = installed_wheel
     import zipfile

@@ -49,17 +49,17 @@ def test_a_time_boxed_run_stops_on_its_clock_and_saves_last(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_after_epoch_one_matches_the_uninterrupted_run_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("model", ["dcgan32", "resnet32"])
+def test_resume_after_epoch_one_matches_the_uninterrupted_run_bit_for_bit(tmp_path, model):
+    """Networks, the EMA generator's average and statistics, the optimizers: all as if never stopped."""
     full = tmp_path / "full"
-    train(compose_train(*SMALL, "trainer.max_epochs=2", output_dir=full))
+    train(compose_train(*SMALL, f"model={model}", "trainer.max_epochs=2", output_dir=full))
     resumed = tmp_path / "resumed"
-    train(
-        compose_train(
-            *SMALL, "trainer.max_epochs=2", f"ckpt_path={full}/checkpoints/epoch_000.ckpt", output_dir=resumed
-        )
-    )
+    ckpt = f"ckpt_path={full}/checkpoints/epoch_000.ckpt"
+    train(compose_train(*SMALL, f"model={model}", "trainer.max_epochs=2", ckpt, output_dir=resumed))
     expected, actual = load(full / "checkpoints" / "last.ckpt"), load(resumed / "checkpoints" / "last.ckpt")
     assert actual["global_step"] == expected["global_step"]
+    assert any(key.startswith("generator_ema.") for key in expected["state_dict"])
     for key, value in expected["state_dict"].items():
         assert torch.equal(actual["state_dict"][key], value), key  # tolerance 0: identical bits on CPU
     for g_state, g_expected in zip(actual["optimizer_states"], expected["optimizer_states"]):

@@ -80,6 +80,7 @@ def load(path: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_local_launcher_runs_each_sweep_point_as_a_job_in_one_sweep_folder(tmp_path):
     run_cli("train.py", "-m", "hydra/launcher=local", *ONE_EPOCH, "loss=bce,lsgan", f"paths.log_dir={tmp_path}")
     sweeps = list((tmp_path / "train" / "multiruns").iterdir())
@@ -93,6 +94,7 @@ def test_local_launcher_runs_each_sweep_point_as_a_job_in_one_sweep_folder(tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_slurm_launcher_submits_one_job_per_point_with_the_configured_resources(tmp_path):
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()

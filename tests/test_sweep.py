@@ -34,6 +34,7 @@ SEARCHED = {
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_two_trial_optuna_sweep_minimises_fid_and_writes_a_summary(tmp_path):
     sweep_dir = tmp_path / "sweep"
     run_cli(
@@ -83,6 +84,7 @@ def test_a_failed_job_is_recorded_and_the_multirun_goes_on(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_four_trial_study_prunes_one_fails_one_and_resumes_from_its_journal(tmp_path):
     sweep_dir = tmp_path / "sweep"
     study = (

@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 GENERATOR_KEYS = "generator."
 AVERAGE_KEYS = "generator_ema."
 
-# Images the average's BatchNorm statistics are measured on: per-channel means and variances over every
-# pixel of this many images are precise to well under a percent, and cost a fraction of an epoch.
+# Images the average's BatchNorm statistics are measured on: per-channel means and variances pool every pixel of
+# them, so a few thousand images pin them down while costing far less than an epoch.
 STATISTICS_IMAGES = 2048
 STATISTICS_BATCH = 256
 STATISTICS_SEED = 0  # a fixed z stream, so the same weights always get the same statistics
