@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+import facegan.assembly
 import facegan.train
 from facegan.assembly import build_module, instantiate_all
 from facegan.errors import ConfigError
@@ -127,7 +128,7 @@ def test_training_reads_values_back_only_at_the_log_interval(tmp_path, monkeypat
         return [*built, counter] if any(isinstance(item, pl.Callback) for item in built) else built
 
     monkeypatch.setattr(torch.Tensor, "item", counted_item)
-    monkeypatch.setattr(facegan.train, "instantiate_all", callbacks_and_counter)
+    monkeypatch.setattr(facegan.assembly, "instantiate_all", callbacks_and_counter)
     cfg = compose_train(
         *CPU, "model=dcgan32", "model.ngf=8", "model.ndf=8", "data.num_images=640", "data.batch_size=16",
         "trainer.max_epochs=1", "trainer.log_every_n_steps=10", output_dir=tmp_path,

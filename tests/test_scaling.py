@@ -173,6 +173,7 @@ def test_torchrun_without_run_id_is_one_line_error(no_launcher, capsys):
     assert stopped.value.code == 2 and "--rdzv-id" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes_write_one_run_folder(tmp_path):
     torchrun(
         "scripts/train.py",
@@ -205,6 +206,7 @@ class FailFirstAttemptAtEpochOne(pl.Callback):
             raise RuntimeError("simulated node failure")
 
 
+@pytest.mark.slow
 def test_torchrun_restart_resumes_in_the_same_run_folder(tmp_path):
     fail_once = f"+callbacks.fail_once._target_={__name__}.{FailFirstAttemptAtEpochOne.__name__}"
     # TORCH_DISABLE_SHARE_RDZV_TCP_STORE: restarted workers otherwise read the last attempt's addresses (pytorch#135712)

@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -24,6 +25,7 @@ def _worker(rank: int, world_size: int, port: int, results: dict) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_gradients_are_averaged_across_ranks():
     with mp.Manager() as manager:
         results = manager.dict()
