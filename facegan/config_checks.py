@@ -10,12 +10,14 @@ Each rule has one home, worded once (facegan/errors.py words the common kinds):
 """
 
 import copy
+from pathlib import Path
 
 import hydra
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from facegan.assembly import build_module
+from facegan.checkpoints.resume import check_checkpoint_matches, resolve_ckpt_path
 from facegan.errors import (
     ConfigError,
     exit_on_user_error,
@@ -26,8 +28,9 @@ from facegan.errors import (
 )
 from facegan.fileio import writable_folder_error
 from facegan.runtime.devices import asks_for_gpu, requested_processes, training_device_type, visible_gpus
-from facegan.runtime.distributed import follow_launcher_layout
+from facegan.runtime.distributed import follow_launcher_layout, launcher_rank
 from facegan.runtime.performance import resolve_performance
+from facegan.runtime.run_claim import claim_run_folder, release_run_folder
 
 MODEL_SIZES = (32, 64, 128)  # conf/model/dcgan<size>.yaml and resnet<size>.yaml
 
@@ -131,12 +134,44 @@ def check_config(cfg: DictConfig) -> None:
     build_cheap_objects(cfg)
 
 
+def named_run_folder(config: DictConfig) -> Path | None:
+    """hydra.run.dir when the user named it; None when facegan names it by the clock (a new folder, free by
+    construction), which is left unresolved here: resolving it creates the folder."""
+    raw = OmegaConf.to_container(config.hydra.run, resolve=False)["dir"]
+    return None if "${facegan.run_folder:" in str(raw) else Path(str(config.hydra.run.dir)).expanduser()
+
+
+def check_resume(cfg: DictConfig) -> None:
+    """ckpt_path and the run folder, as train() will use them: a named folder that holds another run's outputs, a
+    checkpoint that is not there or holds another model."""
+    ckpt_path = resolve_ckpt_path(cfg)
+    if ckpt_path is not None:
+        check_checkpoint_matches(ckpt_path, cfg.model)
+
+
 class CheckBeforeRunFolder(Callback):
-    """Hydra callback: a single run's config checks, before Hydra creates the run folder, so that a bad value
-    leaves nothing behind (conf/hydra/default.yaml). Each job of a multirun is checked in the job itself: its
+    """Hydra callback: a single run's checks before Hydra creates or writes its run folder, so that a refused
+    launch leaves nothing behind and touches no other run's files (conf/hydra/default.yaml): the config, then the
+    folder and checkpoint it resumes when the user named the folder, which it then claims for this launch
+    (runtime/run_claim.py; released when the run ends). Each job of a multirun is checked in the job itself: its
     failure is recorded there and the sweep goes on (facegan/tools/sweep_summary.py)."""
 
+    def __init__(self) -> None:
+        self.claim: Path | None = None
+
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        if launcher_rank() != 0:  # a process Lightning, torchrun or srun started for a run rank 0 checked
+            return
         cfg = copy.deepcopy(config)
         with open_dict(cfg), exit_on_user_error():
             check_config(cfg)
+            run_dir = named_run_folder(cfg)
+            if run_dir is None:
+                return
+            cfg.paths.output_dir = str(run_dir)
+            check_resume(cfg)
+            self.claim = claim_run_folder(run_dir)
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        if self.claim is not None:
+            release_run_folder(self.claim)

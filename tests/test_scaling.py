@@ -12,12 +12,13 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.environments import SLURMEnvironment
+from omegaconf import OmegaConf
 
 from facegan.assembly import trainer_overrides
 from facegan.checkpoints.resume import own_checkpoint_after_restart
 from facegan.config_checks import check_config
 from facegan.errors import ConfigError
-from facegan.runtime.distributed import follow_launcher_layout, run_folder, shared_run_name
+from facegan.runtime.distributed import follow_launcher_layout, new_folder, run_folder, shared_run_name
 from facegan.runtime.strategy import GANDDPStrategy
 from facegan.train import train
 from helpers import REPO_ROOT, TINY, compose_train, run_cli
@@ -160,10 +161,19 @@ def test_launches_in_the_same_second_get_folders_of_their_own(no_launcher, tmp_p
     first = run_folder(str(tmp_path), TIMESTAMP)
     assert first == str(tmp_path / TIMESTAMP) and Path(first).is_dir()
     assert run_folder(str(tmp_path), TIMESTAMP) == first  # the same process asking again
-    run_folder.cache_clear()  # as a second process would
+    new_folder.cache_clear()  # as a second process would
     assert run_folder(str(tmp_path), TIMESTAMP) == str(tmp_path / f"{TIMESTAMP}-2")
     torchrun_task(no_launcher, rank=1, run_id="abc")
     assert run_folder(str(tmp_path / "launch"), TIMESTAMP) == str(tmp_path / "launch" / "torchrun-abc")
+
+
+def test_multiruns_started_in_the_same_second_get_sweep_folders_of_their_own(tmp_path):
+    hydra_cfg = compose_train(f"paths.log_dir={tmp_path}").hydra
+    assert OmegaConf.to_container(hydra_cfg.sweep, resolve=False)["dir"].startswith("${facegan.new_folder:")
+    first = str(hydra_cfg.sweep.dir)
+    assert Path(first).is_dir() and Path(first).parent == tmp_path / "train" / "multiruns"
+    new_folder.cache_clear()  # as a second launch in the same second would
+    assert new_folder(str(Path(first).parent), Path(first).name) == f"{first}-2"
 
 
 def test_torchrun_without_run_id_is_one_line_error(no_launcher, capsys):

@@ -45,6 +45,8 @@ def test_run_writes_tensorboard_grids_plot_and_checkpoints(tmp_path):
 def test_a_fresh_run_never_writes_into_another_runs_folder(tmp_path):
     run_dir = tmp_path / "run"
     train(compose_train(*TINY_CLI, output_dir=run_dir))
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text("the first run's config\n")  # as Hydra wrote it
     last = run_dir / "checkpoints" / "last.ckpt"
     before = last.read_bytes()
 
@@ -53,6 +55,9 @@ def test_a_fresh_run_never_writes_into_another_runs_folder(tmp_path):
     (error,) = [line for line in again.stderr.splitlines() if line.startswith("facegan: error:")]
     assert f"hydra.run.dir={run_dir} holds another run's outputs" in error and f"ckpt_path={last}" in error
     assert last.read_bytes() == before and not list(run_dir.glob("checkpoints/*-v1.ckpt"))
+    # refused before Hydra wrote anything: the first run's config and log are as they were
+    assert (run_dir / ".hydra" / "config.yaml").read_text() == "the first run's config\n"
+    assert not (run_dir / "train.log").exists() and not (run_dir / "run.lock").exists()
     assert len(list((run_dir / "tensorboard").rglob("events.*"))) == 1  # no second run's curves
 
     # Going on in place, as the message says, is a resume and allowed.

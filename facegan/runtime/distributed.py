@@ -60,14 +60,10 @@ def shared_run_name(single_process_name: str) -> str:
     return single_process_name
 
 
-@functools.cache  # Hydra may resolve hydra.run.dir more than once: one process claims one folder
-def run_folder(parent: str, timestamp: str) -> str:
-    """Config resolver for a run's folder: <parent>/<shared_run_name>. A process started on its own claims a
-    folder no other launch has (the timestamp, then <timestamp>-2, -3, ...: two launches in the same second
-    never share one); the processes of a torchrun or srun launch, and its restarts, all get the launch's."""
-    name = shared_run_name(timestamp)
-    if name != timestamp:
-        return str(Path(parent) / name)
+@functools.cache  # Hydra may resolve a folder more than once: one process claims one folder
+def new_folder(parent: str, timestamp: str) -> str:
+    """Config resolver for a folder no other launch has: <parent>/<timestamp>, else <timestamp>-2, -3, ...
+    (created here, atomically: two launches in the same second never share one). A multirun's sweep folder."""
     folder, attempt = Path(parent) / timestamp, 1
     while True:
         try:
@@ -76,6 +72,16 @@ def run_folder(parent: str, timestamp: str) -> str:
         except FileExistsError:
             attempt += 1
             folder = Path(parent) / f"{timestamp}-{attempt}"
+
+
+def run_folder(parent: str, timestamp: str) -> str:
+    """Config resolver for a run's folder: <parent>/<shared_run_name>. A process started on its own claims a
+    new folder (`new_folder`); the processes of a torchrun or srun launch, and its restarts, all get the
+    launch's."""
+    name = shared_run_name(timestamp)
+    if name != timestamp:
+        return str(Path(parent) / name)
+    return new_folder(parent, timestamp)
 
 
 def launcher_restart_count() -> int:
