@@ -6,9 +6,14 @@ atomic), named per process so that concurrent writers never share one, then rena
 
     with atomic_write(path) as partial:
         torch.save(state, partial)
+
+Logs that grow by one record at a time (metrics.jsonl) are appended instead: `append_json_line` and
+`read_json_lines`, whose reader skips the torn line a killed writer leaves.
 """
 
 import contextlib
+import json
+import logging
 import os
 import shutil
 import socket
@@ -17,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 def partial_path(target: Path) -> Path:
@@ -83,3 +90,44 @@ def writable_folder_error(folder: str | Path) -> str | None:
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing} is not writable"
     return None
+
+
+def append_json_line(path: str | Path, record: dict) -> None:
+    """Append `record` as one line of the JSON Lines file `path`. A line that a killed writer left without its
+    newline is ended first, so the new record never joins it (readers skip the torn line: `read_json_lines`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as file:  # writes go to the end, whatever was read
+        size = file.seek(0, os.SEEK_END)
+        if size:
+            file.seek(size - 1)
+        unfinished = size > 0 and file.read(1) != b"\n"
+        file.write((b"\n" if unfinished else b"") + json.dumps(record).encode() + b"\n")  # one write call
+
+
+def read_json_lines(path: str | Path) -> list[dict]:
+    """The records of a JSON Lines file that appenders write (`append_json_line`), [] when it does not exist.
+    A line that does not parse as a JSON object is skipped and logged: as the last line, a write its writer did
+    not finish (killed mid-line); before it, the same left by an earlier crash, or damage (a warning)."""
+    path = Path(path)
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except FileNotFoundError:
+        return []
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:  # a JSONDecodeError, or bytes that are not UTF-8
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        elif number == len(lines):  # no newline after it: a write that never finished
+            log.info("%s: skipped its last line %d, a record whose writer stopped mid-line", path, number)
+        else:
+            log.warning(
+                "%s: skipped line %d, not a JSON record (cut off by an earlier crash, or damaged)", path, number
+            )
+    return records

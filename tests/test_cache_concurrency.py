@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import os
+import re
 import time
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from facegan.data import build_lock
 from facegan.data.build_lock import CacheBusyError
 from facegan.data.cache import CacheSpec, open_prepared, prepare
+from facegan.runtime.liveness import boot_id, pid_namespace
 
 SIZE = 8
 COUNT = 20
@@ -76,10 +78,17 @@ def test_two_processes_build_once_the_second_waits_and_nothing_is_deleted(tmp_pa
     assert sorted(path.name for path in cache_dir.iterdir()) == [folder.name]  # lock and partial are gone
 
 
-def hold_lock_as(path, host: str, pid: int, silent_s: float = 0) -> None:
+def hold_lock_as(path, host: str, pid: int, silent_s: float = 0, **identity) -> None:
+    """A lock whose owner is `host` pid `pid` (in the PID namespace and boot of `identity`, when given), with its
+    last heartbeat `silent_s` ago."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"host": host, "pid": pid, "started": time.time() - silent_s}))
+    path.write_text(json.dumps({"host": host, "pid": pid, **identity, "started": time.time() - silent_s}))
     os.utime(path, (time.time() - silent_s, time.time() - silent_s))
+
+
+# Where pids of this process's table live: its host is not enough (other containers may share the name). Without
+# PID namespaces (macOS) there are none to record.
+THIS_PID_TABLE = {"pid_ns": pid_namespace(), "boot": boot_id()}
 
 
 def test_a_live_build_on_another_host_is_waited_for_then_one_line(tmp_path):
@@ -94,16 +103,59 @@ def test_a_live_build_on_another_host_is_waited_for_then_one_line(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "host,pid,silent_s",
-    [("other-host", 4242, 3600), (build_lock.this_host(), 2**22 + 12345, 0)],
+    "host,pid,silent_s,identity",
+    [("other-host", 4242, 3600, {}), (build_lock.this_host(), 2**22 + 12345, 0, THIS_PID_TABLE)],
     ids=["another host without heartbeat", "this host, pid gone"],
 )
-def test_a_dead_builder_is_taken_over_and_its_partial_replaced(tmp_path, host, pid, silent_s):
+def test_a_dead_builder_is_taken_over_and_its_partial_replaced(tmp_path, host, pid, silent_s, identity):
     cache_dir = tmp_path / "cache"
     folder, lock = lock_path(cache_dir)
-    hold_lock_as(lock, host, pid, silent_s)
+    hold_lock_as(lock, host, pid, silent_s, **identity)
     dead_partial = folder.with_name(f".{folder.name}.partial-{host}-{pid}")
     dead_partial.mkdir()
     prepared = prepare(spec(), cache_dir, workers=1, wait_s=60)
     assert len(prepared) == COUNT and open_prepared(spec(), cache_dir) is not None
     assert sorted(path.name for path in cache_dir.iterdir()) == [folder.name]
+
+
+UNNAMED_OWNER = r"^a process that has not written a readable name has been building"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [b"[4242]", b'{"host": "HOST"}', b'{"host": "HOST", "pid": "1"}', b'{"host": "HOST", "pid": 4242}',
+     b'{"host": "HOST", "pi', b"\xff\xfe"],
+    ids=["a list", "no pid", "pid a string", "no start time", "torn", "not UTF-8"],
+)  # fmt: skip
+def test_a_lock_without_an_owner_record_is_judged_by_its_heartbeat_alone(tmp_path, record):
+    cache_dir = tmp_path / "cache"
+    folder, lock = lock_path(cache_dir)
+    lock.parent.mkdir(parents=True)
+    lock.write_bytes(record.replace(b"HOST", build_lock.this_host().encode()))  # this host: the pid would say
+    with pytest.raises(CacheBusyError, match=UNNAMED_OWNER):  # a fresh heartbeat: whoever it is builds
+        prepare(spec(), cache_dir, workers=1, wait_s=0.5)
+    assert lock.is_file()
+    os.utime(lock, (time.time() - 3600, time.time() - 3600))  # silent for an hour: gone
+    assert len(prepare(spec(), cache_dir, workers=1, wait_s=60)) == COUNT
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        pytest.param({**THIS_PID_TABLE, "pid_ns": (pid_namespace() or 0) + 1}, id="another PID namespace"),
+        pytest.param({**THIS_PID_TABLE, "boot": "an-earlier-boot"}, id="another boot"),
+        pytest.param({}, id="no namespace recorded", marks=pytest.mark.skipif(pid_namespace() is None, reason="none")),
+    ],
+)
+def test_a_builder_of_this_host_name_outside_this_pid_table_is_judged_by_its_heartbeat(tmp_path, identity):
+    cache_dir = tmp_path / "cache"
+    folder, lock = lock_path(cache_dir)
+    host, pid = build_lock.this_host(), 2**22 + 12345  # a pid that does not run here: it may in its own namespace
+    hold_lock_as(lock, host, pid, **identity)
+    their_partial = folder.with_name(f".{folder.name}.partial-{host}-{pid}")
+    their_partial.mkdir()
+    with pytest.raises(CacheBusyError, match=rf"^{re.escape(host)} pid {pid} has been building"):
+        prepare(spec(), cache_dir, workers=1, wait_s=0.5)
+    assert their_partial.is_dir() and lock.is_file()  # alive while it beats: nothing of theirs touched
+    hold_lock_as(lock, host, pid, silent_s=3600, **identity)
+    assert len(prepare(spec(), cache_dir, workers=1, wait_s=60)) == COUNT

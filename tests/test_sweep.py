@@ -3,6 +3,7 @@ resuming from it) on synthetic faces, and a basic multirun whose job fails."""
 
 import csv
 import json
+import logging
 import subprocess
 import sys
 
@@ -11,8 +12,10 @@ from omegaconf import OmegaConf
 
 from facegan.data.build_lock import this_host
 from facegan.errors import ConfigError
+from facegan.fileio import append_json_line
 from facegan.search import study as studies
 from facegan.search.space import SearchSpace, override_value
+from facegan.tools.sweep_summary import job_summary, read_evaluations
 from helpers import REPO_ROOT, TINY, compose_config, metrics_overrides, run_cli
 
 try:
@@ -194,3 +197,20 @@ def test_the_search_shares_the_defaults_failure_rate_and_the_fixture_builds_on_i
     assert searched.callbacks.trial_pruning.trial is None  # a run outside a search reports nowhere
     fixture = OmegaConf.load(FIXTURE_CONF / "hparams_search" / "four_trials.yaml")
     assert "optuna" in fixture.defaults
+
+
+def test_a_job_killed_mid_write_is_summarised_from_its_whole_records(tmp_path, caplog):
+    job = tmp_path / "0"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- loss=lsgan\n")
+    first, second = {"epoch": 0, "fid": 9.0}, {"epoch": 1, "fid": 7.5}
+    torn = '{"epoch": 2, "fid": 6'  # what kill -9 leaves of a line
+    (job / "metrics.jsonl").write_text(f"{json.dumps(first)}\n{torn}\n{json.dumps(second)}\n{torn}")
+    with caplog.at_level(logging.INFO, logger="facegan.fileio"):
+        summary = job_summary(job, job / ".hydra" / "overrides.yaml")
+    assert summary["evaluations"] == 2 and summary["best_fid"] == 7.5 and summary["final"]["epoch"] == 1
+    earlier, last = caplog.records  # the torn line before a whole one warns; the last one, cut off, informs
+    assert earlier.levelname == "WARNING" and "skipped line 2" in earlier.message
+    assert last.levelname == "INFO" and "skipped its last line 4" in last.message
+    append_json_line(job / "metrics.jsonl", {"epoch": 2, "fid": 6.0})  # a resumed run: a line of its own
+    assert [evaluation["epoch"] for evaluation in read_evaluations(job)] == [0, 1, 2]

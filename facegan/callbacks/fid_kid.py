@@ -1,7 +1,6 @@
 """Quality during training: FID and KID every `metrics.every_n_epochs` epochs (settings in
 conf/metrics/default.yaml); facegan/checkpoints/best.py keeps the checkpoint of the best FID."""
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from facegan.fileio import append_json_line
 from facegan.metrics import FidKidEvaluator, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,7 @@ class MetricsCallback(pl.Callback):
                 "extractor": self.evaluator.extractor.name,
                 "seconds": round(seconds, 2),
             }
-            self.jsonl_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.jsonl_path.open("a") as file:
-                file.write(json.dumps(record) + "\n")
+            append_json_line(self.jsonl_path, record)
             log.info(
                 "epoch %d: FID %.2f, KID %.4f (%d images, %.1f s)",
                 trainer.current_epoch,

@@ -1,9 +1,11 @@
 """One builder per cache folder, across processes and across hosts that share the cache folder (NFS).
 
 The lock is a file created with O_EXCL (atomic on local disks and on NFS v3 and later, where flock may not
-reach other hosts), holding the owner's host, pid and start time. While it builds, the owner touches the
-file every `heartbeat_s`; a waiter takes the lock over only when its owner is provably gone: the same host
-and a pid that no longer runs, or no heartbeat for `stale_after_s` (a host that died or lost the share).
+reach other hosts), holding the owner's identity (runtime/liveness.py: host, pid, PID namespace, boot) and
+start time. While it builds, the owner touches the file every `heartbeat_s`; a waiter takes the lock over only
+when its owner is provably gone: a pid of the waiter's own pid table (same host, PID namespace and boot) that no
+longer runs, or no heartbeat for `stale_after_s` (another host or container that died or lost the share, or a
+record that is torn or not facegan's).
 The takeover renames the file first, so of several waiters exactly one wins. A waiter gives up after
 `timeout_s` with one line naming the owner, instead of hanging a sweep job forever.
 """
@@ -17,8 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from facegan.errors import FaceganError
-from facegan.runtime.liveness import pid_runs, this_host
+from facegan.errors import FaceganError, is_number
+from facegan.runtime.liveness import is_process_record, is_running, is_this_process, this_host, this_process
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +31,19 @@ class CacheBusyError(FaceganError):
     """Another process has held the cache's build lock for longer than this one may wait."""
 
 
+def is_owner_record(record: object) -> bool:
+    """A record as `try_create` writes it: a process (a str host, an int pid > 0) and the number `started`."""
+    return is_process_record(record) and is_number(record.get("started"))
+
+
 def owner_of(path: Path) -> dict | None:
-    """The lock's owner as written by its holder, None when the file is gone or not yet written."""
+    """The lock's owner as written by its holder; None when the file is gone, not yet written, torn, or holds
+    anything else than an owner record (another program's file): such a lock is judged by its heartbeat alone."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        record = json.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError):  # ValueError: not JSON, or not UTF-8
         return None
+    return record if is_owner_record(record) else None
 
 
 def is_stale(path: Path, owner: dict | None, stale_after_s: float) -> bool:
@@ -42,9 +51,10 @@ def is_stale(path: Path, owner: dict | None, stale_after_s: float) -> bool:
         silent_s = time.time() - path.stat().st_mtime
     except FileNotFoundError:
         return False  # released meanwhile: the next attempt takes it
-    if owner is not None and owner.get("host") == this_host():
-        return not pid_runs(int(owner["pid"]))
-    return silent_s > stale_after_s  # another host, or an owner that died before writing its name
+    running = is_running(owner)
+    if running is not None:  # a process of this pid table: its pid says
+        return not running
+    return silent_s > stale_after_s  # another host or container, or no record that names an owner
 
 
 def try_create(path: Path) -> bool:
@@ -53,7 +63,7 @@ def try_create(path: Path) -> bool:
     except FileExistsError:
         return False
     with os.fdopen(descriptor, "w") as handle:
-        json.dump({"host": this_host(), "pid": os.getpid(), "started": time.time()}, handle)
+        json.dump({**this_process(), "started": time.time()}, handle)
     return True
 
 
@@ -79,12 +89,12 @@ def build_lock(path: Path, timeout_s: float, stale_after_s: float = 120.0, heart
     while not try_create(path):
         owner = owner_of(path)
         if is_stale(path, owner, stale_after_s):
-            log.warning("Taking over the cache build lock %s from %s, which is gone", path, owner)
+            log.warning("Taking over the cache build lock %s from %s, which is gone", path, owner or "an unnamed owner")
             take_over(path, owner)
             continue
         waited = time.monotonic() - started
         if waited > timeout_s:
-            who = f"{owner['host']} pid {owner['pid']}" if owner else "a process that has not written its name"
+            who = f"{owner['host']} pid {owner['pid']}" if owner else "a process that has not written a readable name"
             raise CacheBusyError(
                 f"{who} has been building the cache behind {path} for longer than this run waits "
                 f"(data.cache_wait_s={timeout_s:g}): let it finish and start again, raise data.cache_wait_s, or "
@@ -103,7 +113,7 @@ def build_lock(path: Path, timeout_s: float, stale_after_s: float = 120.0, heart
         stop.set()
         heartbeat.join()
         owner = owner_of(path)
-        if owner is not None and owner.get("host") == this_host() and owner.get("pid") == os.getpid():
+        if is_this_process(owner):
             path.unlink(missing_ok=True)
 
 

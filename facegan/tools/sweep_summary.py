@@ -22,7 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from facegan.errors import describe, find_user_error
-from facegan.fileio import atomic_write
+from facegan.fileio import atomic_write, read_json_lines
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,8 @@ def job_state(failure: dict | None, pruned: dict | None) -> str:
 
 
 def read_evaluations(job_dir: Path) -> list[dict[str, Any]]:
-    path = job_dir / METRICS_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The job's evaluations, in order; a record a killed job did not finish writing is skipped."""
+    return read_json_lines(job_dir / METRICS_FILE)
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, str]:
