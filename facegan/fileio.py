@@ -92,6 +92,30 @@ def writable_folder_error(folder: str | Path) -> str | None:
     return None
 
 
+def same_file(first: str | Path, second: str | Path) -> bool:
+    """Whether two paths name one file: the same path once symlinks are resolved, or one inode (a hard link)."""
+    first, second = Path(first).expanduser(), Path(second).expanduser()
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # either one does not exist: they cannot share an inode
+        return False
+
+
+def output_file_error(path: str | Path, inputs: dict[str, str | Path]) -> str | None:
+    """Why a command must not write the file `path`, or None when it may: it is one of the command's `inputs`
+    ({setting: path}), an existing folder, or in a folder that cannot be created or written. Completes a sentence
+    that starts with the output's setting, e.g. `out=... is a folder, not a file`."""
+    for key, source in inputs.items():
+        if same_file(path, source):
+            return f"is the file {key}={source} names, which it would overwrite"
+    if str(path).endswith(os.sep) or Path(path).expanduser().is_dir():
+        return "is a folder, not a file"
+    problem = writable_folder_error(Path(path).expanduser().parent)
+    return f"cannot be written: {problem}" if problem else None
+
+
 def append_json_line(path: str | Path, record: dict) -> None:
     """Append `record` as one line of the JSON Lines file `path`. A line that a killed writer left without its
     newline is ended first, so the new record never joins it (readers skip the torn line: `read_json_lines`)."""

@@ -2,6 +2,8 @@
 latent walks, truncation, EMA preference, one-line errors, and exports that round-trip."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,8 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
 
+import facegan.tools.export as export_module
+import facegan.tools.sample as sample_module
 from facegan.assembly import build_module
 from facegan.checkpoints.trained_generator import load_generator
 from facegan.errors import ConfigError
@@ -306,3 +310,133 @@ def test_sample_cli_refuses_a_crafted_checkpoint_in_one_line(tmp_path):
     assert result.returncode == 2 and not marker.exists() and not (tmp_path / "out").exists()
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("facegan: error:")]
     assert "os.system" in error and "scripts/train.py" in error
+
+
+TINY_GENERATOR = {"_target_": "facegan.models.Generator", "latent_dim": 8, "image_size": 16, "base_channels": 4}
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ({"base_channels": 10**6}, "base_channels=1000000, beyond what facegan builds (1 to 1024)"),
+        ({"latent_dim": 10**9}, "latent_dim=1000000000, beyond what facegan builds (1 to 4096)"),
+        ({"image_size": 48}, "image_size=48, beyond what facegan builds (one of 16, 32, 64, 128, 256, 512, 1024)"),
+        ({"channels": 7}, "channels=7, beyond what facegan builds (one of 1, 3, 4)"),
+    ],
+)
+def test_a_checkpoint_asking_for_a_huge_generator_is_refused_before_anything_is_built(tmp_path, sizes, message):
+    with pytest.raises(ConfigError) as refused:
+        load_generator(crafted_checkpoint(tmp_path, {**TINY_GENERATOR, **sizes}))
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_generator_within_every_bound_but_larger_than_its_file_is_refused(tmp_path):
+    """Every size allowed, and weights of the right shapes that a file of a few kB claims (stride 0 over one stored
+    number): hundreds of GB if built."""
+    spec = {**TINY_GENERATOR, "image_size": 1024, "base_channels": 1024}
+    with torch.device("meta"):
+        shapes = Generator(**{key: value for key, value in spec.items() if key != "_target_"}).state_dict()
+    checkpoint = {
+        "state_dict": {
+            f"generator.{key}": torch.zeros((), dtype=value.dtype).expand(value.shape) for key, value in shapes.items()
+        },
+        "hyper_parameters": {"network_config": {"image_size": 1024, "latent_dim": 8, "generator": spec}},
+    }
+    torch.save(checkpoint, tmp_path / "crafted.ckpt")
+    with pytest.raises(ConfigError, match="weights, more than the file's"):
+        load_generator(tmp_path / "crafted.ckpt")
+
+
+@pytest.mark.parametrize(
+    ("base_channels", "dropped", "message"),
+    [
+        (4, "generator.net.0.weight", "missing: net.0.weight"),  # a weight left out
+        (8, None, "of another shape: net.0.weight"),  # network_config describes a wider generator than its weights
+    ],
+)
+def test_weights_that_do_not_fit_the_described_generator_are_refused_in_one_line(
+    tmp_path, base_channels, dropped, message
+):
+    path = crafted_checkpoint(tmp_path, {**TINY_GENERATOR, "base_channels": base_channels})
+    if dropped:
+        checkpoint = torch.load(path, weights_only=True)
+        del checkpoint["state_dict"][dropped]
+        torch.save(checkpoint, path)
+    with pytest.raises(ConfigError) as refused:
+        load_generator(path)
+    error = str(refused.value)
+    assert error.startswith(f"ckpt_path={path}: its weights do not fit the generator its network_config describes")
+    assert message in error and "\n" not in error
+
+
+def not_loaded(*args, **kwargs):
+    raise AssertionError("the checkpoint was loaded before the output path was checked")
+
+
+def test_export_never_overwrites_its_checkpoint_even_through_a_link(checkpoint, tmp_path):
+    source = tmp_path / "last.ckpt"
+    shutil.copyfile(checkpoint, source)  # a copy: on a build that writes, the shared checkpoint stays intact
+    before = source.read_bytes()
+    symlink, hardlink = tmp_path / "symlink.pt", tmp_path / "hardlink.pt"
+    symlink.symlink_to(source)
+    os.link(source, hardlink)
+    for out in (source, symlink, hardlink):
+        with pytest.raises(ConfigError) as refused:
+            export(export_config(source, out, "torchscript"))
+        assert str(refused.value) == (
+            f"out={out} is the file ckpt_path={source} names, which it would overwrite: give the path of a new file, "
+            f"e.g. out={tmp_path / 'last_generator.pt'}"
+        )
+    assert source.read_bytes() == before
+
+
+def test_export_into_a_folder_is_one_line_before_loading(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(export_module, "load_generator", not_loaded)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with pytest.raises(ConfigError) as refused:
+        export(export_config(checkpoint, folder, "torchscript"))
+    assert str(refused.value) == (
+        f"out={folder} is a folder, not a file: give the path of a new file, e.g. out={folder / 'last_generator.pt'}"
+    )
+
+
+def test_sampling_into_a_file_or_over_the_checkpoint_is_one_line_before_loading(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(sample_module, "load_generator", not_loaded)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    fix = "give a folder of its own for the images, e.g. outdir=outputs/sample"
+    with pytest.raises(ConfigError) as refused:
+        sample(sample_config(checkpoint, notes))
+    assert str(refused.value) == f"outdir={notes} is a file, not a folder: {fix}"
+    named_grid = tmp_path / "run" / "grid.png"  # a checkpoint where the grid would go
+    named_grid.parent.mkdir()
+    shutil.copyfile(checkpoint, named_grid)
+    with pytest.raises(ConfigError) as refused:
+        sample(sample_config(named_grid, named_grid.parent))
+    assert str(refused.value) == (
+        f"outdir={named_grid.parent}: {named_grid} is the file ckpt_path={named_grid} names, which it would "
+        f"overwrite: {fix}"
+    )
+    assert notes.read_text() == "mine" and named_grid.read_bytes() == checkpoint.read_bytes()
+
+
+def test_sampling_streams_batches_and_a_batch_size_keeps_the_faces(checkpoint, tmp_path, monkeypatch):
+    z_per_call = []
+    load = sample_module.load_generator
+
+    def load_counting(*args, **kwargs):
+        generator, info = load(*args, **kwargs)
+        generator.register_forward_pre_hook(lambda module, inputs: z_per_call.append(len(inputs[0])))
+        return generator, info
+
+    monkeypatch.setattr(sample_module, "load_generator", load_counting)
+    sample(sample_config(checkpoint, tmp_path / "batched", "num_samples=11", "batch_size=4", "grid_images=6"))
+    assert z_per_call == [4, 4, 3]  # never more than batch_size z per call, every sample generated once
+    names = [f"sample_{index:04d}.png" for index in range(11)]
+    assert sorted(path.name for path in (tmp_path / "batched" / "samples").iterdir()) == names
+    assert Image.open(tmp_path / "batched" / "grid.png").size == (2 + 3 * TILE, 2 + 2 * TILE)  # the first 6
+    sample(sample_config(checkpoint, tmp_path / "whole", "num_samples=11"))
+    for name in names:  # the same z whatever the batch size (a pixel may round the other way)
+        batched, whole = (read_png(tmp_path / run / "samples" / name) for run in ("batched", "whole"))
+        assert np.abs(batched - whole).max() <= 1

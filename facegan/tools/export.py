@@ -16,6 +16,7 @@ and with onnxruntime: `session.run(None, {"z": z})[0]`, metadata in `session.get
 import importlib.util
 import json
 import logging
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from facegan.checkpoints.trained_generator import GeneratorInfo, load_generator
+from facegan.checkpoints.trained_generator import GeneratorInfo, check_checkpoint_path, load_generator
 from facegan.errors import ConfigError, FaceganError
+from facegan.fileio import atomic_write, output_file_error
 from facegan.tools.sample import random_latents
 
 log = logging.getLogger(__name__)
@@ -120,12 +122,31 @@ def export_format(name: str) -> ExportFormat:
     return chosen
 
 
+def default_name(ckpt_path: str | Path, suffix: str) -> str:
+    return f"{Path(ckpt_path).stem}_generator{suffix}"
+
+
 def output_path(out: str | None, ckpt_path: str, suffix: str) -> Path:
     """`out`, or by default `<checkpoint without .ckpt>_generator<suffix>` beside the checkpoint."""
     if out:
-        return Path(out).expanduser()
-    checkpoint = Path(ckpt_path).expanduser()
-    return checkpoint.with_name(f"{checkpoint.stem}_generator{suffix}")
+        return Path(str(out)).expanduser()
+    return Path(ckpt_path).expanduser().with_name(default_name(ckpt_path, suffix))
+
+
+def check_export_config(cfg: DictConfig) -> tuple[ExportFormat, Path]:
+    """The format and the output path, or a one-line ConfigError before anything is loaded: the checkpoint
+    missing, or `out` a file that may not be written (the checkpoint itself, a folder, an unwritable place)."""
+    chosen = export_format(cfg.format)
+    checkpoint = check_checkpoint_path(cfg.ckpt_path)
+    path = output_path(cfg.out, cfg.ckpt_path, chosen.suffix)
+    # out as given, not as a Path: a trailing slash says a folder was meant
+    problem = output_file_error(str(cfg.out) if cfg.out else path, {"ckpt_path": checkpoint})
+    if problem:
+        given = f"out={cfg.out}" if cfg.out else f"out (by default {path})"
+        meant_folder = path.is_dir() or str(cfg.out).endswith(os.sep)
+        example = (path if meant_folder else checkpoint.parent) / default_name(checkpoint, chosen.suffix)
+        raise ConfigError(f"{given} {problem}: give the path of a new file, e.g. out={example}")
+    return chosen, path
 
 
 @torch.no_grad()
@@ -136,23 +157,21 @@ def largest_difference(run: Runner, generator: nn.Module, z: torch.Tensor) -> fl
 
 def export(cfg: DictConfig) -> Path:
     """Write the checkpoint's generator in cfg.format to cfg.out, read it back and compare on random z."""
-    chosen = export_format(cfg.format)
+    chosen, path = check_export_config(cfg)
     generator, info = load_generator(cfg.ckpt_path, map_location="cpu")
-    path = output_path(cfg.out, cfg.ckpt_path, chosen.suffix)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = export_metadata(info)
-    chosen.save(generator, metadata, path)
-
-    run, saved_metadata = chosen.load(path)
-    difference = largest_difference(run, generator, random_latents(VERIFY_BATCH, info.latent_dim, cfg.seed))
-    metadata_matches = saved_metadata == metadata
-    if not metadata_matches or not difference <= cfg.tolerance:  # `not <=` also catches a NaN difference
-        path.unlink()  # never leave a file behind that disagrees with its checkpoint
-        raise FaceganError(
-            f"the exported {cfg.format} generator does not match the checkpoint (largest difference {difference:.3g}, "
-            f"tolerance={cfg.tolerance}; metadata read back {'matches' if metadata_matches else 'differs'}): "
-            f"{path} removed"
-        )
+    # Checked before it takes the name: a file that disagrees with its checkpoint never replaces an earlier export.
+    with atomic_write(path) as partial:
+        chosen.save(generator, metadata, partial)
+        run, saved_metadata = chosen.load(partial)
+        difference = largest_difference(run, generator, random_latents(VERIFY_BATCH, info.latent_dim, cfg.seed))
+        metadata_matches = saved_metadata == metadata
+        if not metadata_matches or not difference <= cfg.tolerance:  # `not <=` also catches a NaN difference
+            raise FaceganError(
+                f"the exported {cfg.format} generator does not match the checkpoint (largest difference "
+                f"{difference:.3g}, tolerance={cfg.tolerance}; metadata read back "
+                f"{'matches' if metadata_matches else 'differs'}): {path} not written"
+            )
     log.info(
         "Wrote %s (%s, %s weights of epoch %d): z (N, %d) -> images (N, 3, %d, %d) in [-1, 1]",
         path,
