@@ -74,6 +74,18 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def create_exclusively(path: str | Path, record: dict) -> bool:
+    """Create `path` holding `record` as JSON, atomically only if it does not exist yet (O_EXCL): of processes that
+    race for it, exactly one gets True. A lock or claim file's one way in."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(record, handle)
+    return True
+
+
 def read_torch_file(path: str | Path, map_location: Any = "cpu", mmap: bool = False) -> Any:
     """torch.load with weights_only=True: tensors and plain Python values only, so a crafted file cannot run
     code. Every file facegan writes (checkpoints, feature caches) holds nothing else."""

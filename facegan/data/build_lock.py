@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from facegan.errors import FaceganError, is_number
+from facegan.fileio import create_exclusively
 from facegan.runtime.liveness import is_process_record, is_running, is_this_process, this_host, this_process
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,7 @@ def is_stale(path: Path, owner: dict | None, stale_after_s: float) -> bool:
 
 
 def try_create(path: Path) -> bool:
-    try:
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({**this_process(), "started": time.time()}, handle)
-    return True
+    return create_exclusively(path, {**this_process(), "started": time.time()})
 
 
 def take_over(path: Path, stale_owner: dict | None) -> None:

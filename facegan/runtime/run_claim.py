@@ -9,10 +9,10 @@ refused, naming the file to delete once no run uses the folder.
 """
 
 import json
-import os
 from pathlib import Path
 
 from facegan.errors import ConfigError
+from facegan.fileio import create_exclusively
 from facegan.runtime.liveness import is_process_record, is_running, is_this_process, this_process
 
 CLAIM_FILE = "run.lock"
@@ -27,22 +27,12 @@ def read_claim(path: Path) -> dict | None:
     return record if is_process_record(record) else None
 
 
-def try_claim(path: Path) -> bool:
-    try:
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(this_process(), handle)
-    return True
-
-
 def claim_run_folder(run_dir: Path) -> Path:
     """Claim `run_dir` for this launch (creating it), or raise a one-line ConfigError if another launch holds it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / CLAIM_FILE
     for _ in range(2):  # once more after removing a stale claim: of two launches that both found it stale, one wins
-        if try_claim(path):
+        if create_exclusively(path, this_process()):
             return path
         owner = read_claim(path)
         if owner is not None and is_this_process(owner):
