@@ -1,6 +1,7 @@
 """Never lose a run: exact resume, preemption, atomic checkpoints, divergence, bad configuration."""
 
 import errno
+import logging
 import os
 import shutil
 import time
@@ -273,3 +274,32 @@ def test_skip_policy_over_two_processes_drops_the_update_on_both_and_trains_on(t
     last = load(tmp_path / "checkpoints" / "last.ckpt")
     assert last["global_step"] == 2 * 2 * 2  # 2 epochs of 64 images per process in batches of 32, D and G steps
     assert all(torch.isfinite(value).all() for value in last["state_dict"].values() if value.is_floating_point())
+
+
+@pytest.mark.slow
+def test_a_resumed_checkpoint_never_deletes_a_file_outside_the_run(tmp_path, caplog):
+    """Resuming restores the checkpoint callbacks' record of the files they wrote, by which old ones are deleted
+    later: a crafted record naming files outside the run (elsewhere, through `..`, through a symlink) is dropped with
+    a warning, and the top-k pruning of checkpoint.keep_epochs=1 and the next last.ckpt delete nothing of it."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    train(compose_train(*TINY, "trainer.max_epochs=1", output_dir=first))
+    victims = {name: tmp_path / f"{name}.txt" for name in ("top_k", "last", "best")}
+    for victim in victims.values():
+        victim.write_text("not a checkpoint")
+    folder = Path(os.path.realpath(second / "checkpoints"))  # the folder Lightning compares the record's dirpath with
+    folder.mkdir(parents=True)
+    (folder / "elsewhere").symlink_to(tmp_path)
+    top_k, last = f"{folder}/../../top_k.txt", f"{folder}/elsewhere/last.txt"  # inside the folder until resolved
+    crafted = load(first / "checkpoints" / "last.ckpt")
+    for key, state in crafted["callbacks"].items():
+        if key.startswith("ModelCheckpoint"):  # EpochCheckpoint's and BestMetricCheckpoint's records
+            state.update(dirpath=str(folder), best_k_models={top_k: torch.tensor(0)}, kth_best_model_path=top_k)
+            state.update(kth_value=torch.tensor(0), last_model_path=last, best_model_path=str(victims["best"]))
+    torch.save(crafted, tmp_path / "crafted.ckpt")
+
+    resume = (f"ckpt_path={tmp_path / 'crafted.ckpt'}", "checkpoint.keep_epochs=1", "trainer.max_epochs=2")
+    with caplog.at_level(logging.WARNING, logger="facegan.checkpoints.restored_paths"):
+        train(compose_train(*TINY, *resume, output_dir=second))
+    assert all(victim.read_text() == "not a checkpoint" for victim in victims.values())
+    assert sorted(path.name for path in folder.glob("*.ckpt")) == ["epoch_001.ckpt", "last.ckpt"]
+    assert all(path in caplog.text for path in (top_k, last, str(victims["best"]))) and "never deleted" in caplog.text

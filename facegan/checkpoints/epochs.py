@@ -2,11 +2,13 @@
 
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from facegan.checkpoints.restored_paths import RunFolderModelCheckpoint
 
-class EpochCheckpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint, writing last.ckpt after every epoch also when no epoch file is kept
-    (`checkpoint.keep_epochs=0`): Lightning's own writes last.ckpt only after a top-k save, so with none kept
-    a whole run would go unsaved until it ends."""
+
+class EpochCheckpoint(RunFolderModelCheckpoint):
+    """Lightning's ModelCheckpoint (resuming only the paths inside its folder), writing last.ckpt after every epoch
+    also when no epoch file is kept (`checkpoint.keep_epochs=0`): Lightning's own writes last.ckpt only after a top-k
+    save, so with none kept a whole run would go unsaved until it ends."""
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         super().on_train_epoch_end(trainer, pl_module)
