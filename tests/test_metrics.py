@@ -3,6 +3,7 @@ TensorBoard, metrics.jsonl, best.ckpt, the real-feature cache, DDP, and metrics 
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,25 @@ def test_two_process_ddp_scores_the_whole_sample_once_and_leaves_training_as_it_
     )
     for name, weights in measured.items():
         torch.testing.assert_close(weights, unmeasured[name], rtol=0, atol=0, msg=name)
+
+
+class RunsCode:
+    """Unpickled with code allowed, this object runs `touch <marker>`."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_inception_weights_holding_code_are_refused_in_one_line_and_never_run(tmp_path):
+    pytest.importorskip("torch_fidelity")
+    marker, weights = tmp_path / "ran", tmp_path / "weights-inception.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": RunsCode(marker)}, weights)
+    with pytest.raises(MetricsUnavailable) as refused:
+        load_feature_extractor(metric_settings(inception_weights=str(weights)))
+    assert not marker.exists()
+    message = str(refused.value)
+    assert f"metrics.inception_weights={weights}" in message and "\n" not in message
+    assert "metrics.inception_weights=<a copy of weights-inception-2015-12-05-6726825d.pth>" in message

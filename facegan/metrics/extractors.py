@@ -3,6 +3,7 @@ are compared. Every extractor takes facegan's images, (N, 3, S, S) floats in [-1
 returns (N, d) float features; its `name` keys the cache of real-image features."""
 
 import hashlib
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from torch import nn
 
 from facegan.data.decoding import to_uint8
 from facegan.errors import FaceganError, describe
+from facegan.fileio import read_torch_file
 from facegan.metrics.settings import MetricSettings
 
 INCEPTION_INPUT_SIZE = 299
@@ -69,14 +71,21 @@ class StandardInception(FeatureExtractor):
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
         if weights_path is None:
-            name = "inception-v3-compat"
-        else:
-            weights_path = str(Path(weights_path).expanduser())
-            name = f"inception-v3-compat-{file_digest(Path(weights_path))}"
-        super().__init__(name)
-        self.network = FeatureExtractorInceptionV3(
-            "inception-v3-compat", ["2048"], feature_extractor_weights_path=weights_path
-        )
+            super().__init__("inception-v3-compat")
+            self.network = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+            return
+        path = Path(weights_path).expanduser()
+        super().__init__(f"inception-v3-compat-{file_digest(path)}")
+        weights = read_torch_file(path)  # tensors only: a file holding pickled code is refused, the code never runs
+        # torch-fidelity takes its weights only as a path, which it unpickles with weights_only=False (any code in the
+        # file would run). So it is handed a copy facegan wrote itself from the tensors just read, in a folder only
+        # this user can enter (nobody can swap the file between the write and the read): that file holds data only.
+        with tempfile.TemporaryDirectory(prefix="facegan-inception-") as folder:
+            copy = Path(folder) / "weights.pth"
+            torch.save(weights, copy)
+            self.network = FeatureExtractorInceptionV3(
+                "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(copy)
+            )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # torch-fidelity wants uint8 [0, 255] and does its own (TensorFlow-compatible) resize to 299.
