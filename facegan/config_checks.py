@@ -10,9 +10,11 @@ Each rule has one home, worded once (facegan/errors.py words the common kinds):
 """
 
 import copy
+import re
 from pathlib import Path
 
 import hydra
+from hydra.errors import InstantiationException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -37,6 +39,8 @@ MODEL_SIZES = (32, 64, 128)  # conf/model/dcgan<size>.yaml and resnet<size>.yaml
 # (config key, smallest allowed value, an example): integer settings that no facegan object owns.
 INTEGER_MINIMUMS = (
     ("seed", 0, 42),
+    ("trainer.max_epochs", -1, 10),  # -1: no limit (with trainer.max_time)
+    ("trainer.max_steps", -1, 1000),
     ("trainer.log_every_n_steps", 1, 10),
     ("checkpoint.every_n_batches", 0, 500),
     ("checkpoint.keep_epochs", -1, 3),  # -1 keeps every epoch's
@@ -117,12 +121,30 @@ def check_between_groups(cfg: DictConfig) -> None:
     check_feature_cache_folder(cfg)
 
 
+UNKNOWN_SETTING = re.compile(r"unexpected keyword argument '(\w+)'[\s\S]*full_key: ([\w.]+)")
+
+
+def unknown_setting(error: InstantiationException) -> ConfigError | None:
+    """A key the object does not take (e.g. data.num_images of the synthetic faces left over after data=celeba)."""
+    match = UNKNOWN_SETTING.search(str(error))
+    if match is None:
+        return None
+    key = f"{match.group(2)}.{match.group(1)}"
+    return ConfigError(f"{key} is not a setting of {match.group(2)}: drop it (~{key}) or check its spelling")
+
+
 def build_cheap_objects(cfg: DictConfig) -> None:
     """Construct what owns its settings' rules: no file is read beyond listing the data, none is written."""
-    with user_errors_unwrapped():
-        hydra.utils.instantiate(cfg.data)
-        hydra.utils.instantiate(cfg.metrics)
-        build_module(cfg, resolve_performance(cfg))  # networks, loss, EMA, DiffAugment, divergence, optimizers
+    try:
+        with user_errors_unwrapped():
+            hydra.utils.instantiate(cfg.data)
+            hydra.utils.instantiate(cfg.metrics)
+            build_module(cfg, resolve_performance(cfg))  # networks, loss, EMA, DiffAugment, divergence, optimizers
+    except InstantiationException as error:
+        known = unknown_setting(error)
+        if known is None:
+            raise
+        raise known from None
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -168,6 +190,8 @@ class CheckBeforeRunFolder(Callback):
             run_dir = named_run_folder(cfg)
             if run_dir is None:
                 return
+            if run_dir.exists() and not run_dir.is_dir():
+                raise ConfigError(f"hydra.run.dir={run_dir} is a file, not a folder: give a folder")
             cfg.paths.output_dir = str(run_dir)
             check_resume(cfg)
             self.claim = claim_run_folder(run_dir)

@@ -84,6 +84,9 @@ def test_image_size_mismatch_is_a_one_line_error():
         ("metrics.num_samples=1", "metrics.num_samples=1 must be an integer >= 2"),
         ("+trainer.precision=16-mixed", "use performance.precision=16-mixed"),
         ("trainer.accelerator=gpu trainer.devices=2", "no CUDA GPU is visible"),
+        ("trainer.max_epochs=abc", "trainer.max_epochs=abc must be an integer >= -1"),
+        ("+loss.foo=1", r"loss.foo is not a setting of loss: drop it \(~loss.foo\)"),
+        ("data=celeba data.root=/nonexistent +data.num_images=8", "data.num_images is not a setting of data"),
     ],
 )
 def test_bad_values_fail_before_training(override, message):
