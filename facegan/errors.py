@@ -93,10 +93,8 @@ def user_errors_unwrapped() -> Iterator[None]:
 def exit_on_user_error() -> Iterator[None]:
     """Turn a FaceganError into `facegan: error: ...` on stderr and exit status 2; re-raise anything else."""
     try:
-        yield
-    except Exception as error:
-        user_error = find_user_error(error)
-        if user_error is None:
-            raise
+        with user_errors_unwrapped():
+            yield
+    except FaceganError as user_error:
         print(f"facegan: error: {user_error}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
