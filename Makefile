@@ -20,11 +20,11 @@ install: $(STAMP)  ## create .venv: the dev dependencies from requirements/dev.l
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
 	# compat: the checkout itself goes on sys.path, so Hydra's plugin scan finds hydra_plugins/ here (setuptools'
-	# default editable finder hides namespace packages from it)
-	$(PY) -m pip install --quiet --no-deps -e . --config-settings editable_mode=compat
+	# default editable finder hides namespace packages from it). No build isolation: facegan builds with the locked,
+	# hash-checked setuptools, so nothing unchecked is downloaded
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
 	touch $(STAMP)
 
 # Resolved on PyPI itself whatever index this machine's configuration names, for every platform (--universal) from

@@ -205,4 +205,4 @@ def test_make_install_installs_the_locked_versions_with_their_hashes():
     makefile = (REPO_ROOT / "Makefile").read_text()
     recipe = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
     assert "LOCK := requirements/dev.lock" in makefile and "--require-hashes -r $(LOCK)" in recipe
-    assert "--no-deps -e ." in recipe  # facegan's own dependencies come from the lock only
+    assert "--no-deps --no-build-isolation -e ." in recipe  # its dependencies and build tools: the lock only
