@@ -39,7 +39,7 @@ from facegan.data.decoding import BadImageError
 from facegan.data.sources import DataSourceError
 from facegan.errors import FaceganError
 from facegan.fileio import atomic_directory, fsync_file, stale_partials, writable_folder_error
-from facegan.runtime.stop_signals import raise_if_stop_requested
+from facegan.runtime.stop_signals import STOP_SIGNALS, raise_if_stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _decode_all(spec: CacheSpec, images_path: Path, workers: int) -> tuple[int, 
     with (
         open(images_path, "wb") as out,
         progress,
-        multiprocessing.Pool(max(1, min(workers, len(bounds))), _start_worker, (spec.load, spec.image_size)) as pool,
+        _worker_pool(max(1, min(workers, len(bounds))), spec) as pool,
     ):
         task = progress.add_task(f"Preparing {spec.name} at {spec.image_size}px", total=spec.count)
         for images, bad in _results(pool.imap(_decode_chunk, bounds)):  # in order, so the file follows the source
@@ -198,6 +198,17 @@ def _decode_all(spec: CacheSpec, images_path: Path, workers: int) -> tuple[int, 
         out.flush()
         os.fsync(out.fileno())
     return count, skipped
+
+
+def _worker_pool(processes: int, spec: CacheSpec) -> multiprocessing.pool.Pool:
+    """The decoding processes, forked with the stop signals blocked: a signal that lands during a fork is then
+    delivered after it, in this thread, where its exception cannot be lost (Python discards one raised in an at-fork
+    callback), and no worker runs this process's stop handler before its own initializer has replaced it."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        return multiprocessing.Pool(processes, _start_worker, (spec.load, spec.image_size))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _results(chunks: multiprocessing.pool.IMapIterator) -> Iterator[tuple[np.ndarray, list[dict[str, str]]]]:
@@ -224,6 +235,7 @@ def _start_worker(load: Callable[[int], np.ndarray], image_size: int) -> None:
     # workers with SIGTERM, so the parent's stop handler (inherited by fork) must not outlive the fork here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked while the pool forked (_worker_pool)
     _worker_load, _worker_size = load, image_size
 
 
