@@ -15,6 +15,8 @@ build once and the others wait, for at most data.cache_wait_s.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import logging
@@ -224,6 +226,8 @@ def _results(chunks: multiprocessing.pool.IMapIterator) -> Iterator[tuple[np.nda
         yield chunk
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent (the thread that forked it) ends
+
 # Per worker process: the loader and size, set once by the pool's initializer instead of pickled per chunk.
 _worker_load: Callable[[int], np.ndarray] | None = None
 _worker_size = 0
@@ -236,7 +240,19 @@ def _start_worker(load: Callable[[int], np.ndarray], image_size: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked while the pool forked (_worker_pool)
+    _end_with_parent()
     _worker_load, _worker_size = load, image_size
+
+
+def _end_with_parent() -> None:
+    """Linux: this worker is killed when the thread that forked it ends, so no worker outlives a build that stopped
+    (the pool may fork a replacement while it is being torn down, which would otherwise wait for tasks forever and
+    hold the terminal's output open). Elsewhere the pool's own terminate() is all there is."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def _decode_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, list[dict[str, str]]]:
