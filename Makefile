@@ -55,7 +55,7 @@ PYTEST := $(PY) -m pytest -q -n 2 tests
 test: $(STAMP)  ## the test suite but the minute-long checks (CI runs both)
 	$(PYTEST) -m "not long" $(ARGS)
 
-test-long: $(STAMP)  ## the minute-long checks: real-data learning, benchmarks, the wheel, the Optuna study, the launchers
+test-long: $(STAMP)  ## the minute-long checks: real-data learning, benchmarks, the wheel, Optuna, launchers, TensorBoard
 	$(PYTEST) -m long $(ARGS)
 
 test-fast: $(STAMP)  ## the inner loop: every test but the slow ones (real CLI runs, real training)

@@ -184,6 +184,7 @@ def test_torchrun_without_run_id_is_one_line_error(no_launcher, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_torchrun_two_cpu_processes_write_one_run_folder(tmp_path):
     torchrun(
         "scripts/train.py",
@@ -217,6 +218,7 @@ class FailFirstAttemptAtEpochOne(pl.Callback):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_torchrun_restart_resumes_in_the_same_run_folder(tmp_path):
     fail_once = f"+callbacks.fail_once._target_={__name__}.{FailFirstAttemptAtEpochOne.__name__}"
     # TORCH_DISABLE_SHARE_RDZV_TCP_STORE: restarted workers otherwise read the last attempt's addresses (pytorch#135712)

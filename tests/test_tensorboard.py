@@ -202,6 +202,7 @@ def wait_for_runs(base: str, runs: set[str], tag: str, seconds: float) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_tensorboard_server_shows_every_runs_curves_grids_and_hparams(tmp_path):
     sweep = tmp_path / "sweep"
     run_cli(
