@@ -127,13 +127,15 @@ def test_quality_mode_scores_both_loops_against_held_out_images(tmp_path):
     assert not any("benchmark." in override for override in summary["facegan_overrides"])
     runs = {run["loop"]: run for run in summary["runs"]}
     assert list(runs) == ["defaults", "lsgan", "canonical"]
+    workdir = Path(summary["workdir"])
     for run in runs.values():
         assert run["batches"] > 0 and run["fid"] > 0 and run["kid"] == run["kid"]  # not NaN
+        assert 0 <= run["precision"] <= 1 and 0 <= run["recall"] <= 1 and run["memorization_ratio"] > 0
+        assert (workdir / f"{run['loop']}-seed1-memorization.png").read_bytes().startswith(b"\x89PNG")
     assert runs["lsgan"]["images_seen"] == 4 * runs["lsgan"]["batches"]  # the contender's own batch size
     assert runs["defaults"]["images_seen"] == 8 * runs["defaults"]["batches"]
     assert set(summary["kid_ratios"]) == {"defaults/canonical", "lsgan/canonical", "lsgan/defaults"}
     assert "held-out real images" in result.stdout and "KID lsgan/defaults" in result.stdout
-    workdir = Path(summary["workdir"])
     assert (workdir / "quality.json").is_file()
     assert OmegaConf.load(workdir / "lsgan-seed1" / ".hydra" / "config.yaml").loss._target_.endswith("LSGANLoss")
 

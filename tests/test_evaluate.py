@@ -30,6 +30,16 @@ def test_prints_one_json_line_with_scores_counts_extractor_and_checkpoint(checkp
     assert (scores["num_real"], scores["num_fake"]) == (48, 48)
     assert scores["extractor"].startswith("tiny_extractor-")
     assert scores["fid48"] == scores["fid"] and scores["kid48"] == scores["kid_mean"]  # as training logs them
+    assert scores["precision48"] == scores["precision"] and scores["recall48"] == scores["recall"]
+    assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
+    # the memorization check: one number, its details, and the figure in the checkpoint's run folder
+    memorization = scores["memorization"]
+    assert scores["memorization_ratio"] > 0 and memorization["num_generated"] == 48
+    assert memorization["num_training"] == 256 and memorization["reference"] == "training images, leave-one-out"
+    assert len(memorization["closest"]) == 8 and memorization["figure"] == str(
+        checkpoint.parents[1] / "memorization-last.png"
+    )
+    assert Path(memorization["figure"]).read_bytes().startswith(b"\x89PNG")
     assert scores["protocol"] == "default" and not scores["quantized"] and "bilinear" in scores["resizer"]
     assert scores["ckpt_path"] == str(checkpoint) and scores["device"] == "cpu" and scores["seconds"] > 0
     assert "Real-image features: 48 images" in result.stderr
@@ -62,6 +72,8 @@ def test_mimicry_protocol_scores_quantized_samples_against_every_real_image(chec
         (("metrics.num_samples=1",), "metrics.num_samples=1"),
         (("metrics.num_real=most",), "metrics.num_real=most"),
         (("device=cuda:7",), "device=cuda:7"),
+        (("memorization.pairs=0",), "memorization.pairs=0"),
+        (("memorization.enabled=maybe",), "memorization.enabled=maybe"),
     ],
 )
 def test_bad_input_is_one_line_before_anything_loads(tmp_path, capsys, overrides, expected):
@@ -82,3 +94,14 @@ def test_the_cli_reports_a_missing_extractor_in_one_line_with_nothing_on_stdout(
     assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("facegan: error:")]
     assert "metrics.feature_extractor=<TorchScript Inception .pt>" in error
+
+
+@pytest.mark.slow
+def test_a_memorization_figure_over_the_checkpoint_is_one_line_before_loading(checkpoint, capsys):
+    before = checkpoint.read_bytes()
+    cfg = compose_config("evaluate", f"ckpt_path={checkpoint}", *DATA, f"memorization.figure={checkpoint}")
+    with pytest.raises(SystemExit), exit_on_user_error():
+        evaluate(cfg)
+    (error,) = capsys.readouterr().err.splitlines()
+    assert f"memorization.figure={checkpoint} is the file ckpt_path=" in error and "memorization.enabled=false" in error
+    assert checkpoint.read_bytes() == before

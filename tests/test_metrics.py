@@ -12,7 +12,8 @@ from torch import nn
 
 from facegan.data.synthetic import SyntheticFaces
 from facegan.errors import ConfigError
-from facegan.metrics import FeatureExtractor, FidKid, MetricsUnavailable, Shard, load_feature_extractor
+from facegan.latent import random_latents
+from facegan.metrics import FeatureExtractor, FeatureScorer, MetricsUnavailable, Shard, load_feature_extractor
 from facegan.metrics.evaluator import quantized
 from facegan.metrics.feature_cache import RealFeatureCache
 from facegan.metrics.features import generated_features
@@ -62,7 +63,7 @@ def test_fid_kid_of_a_set_with_itself_is_near_zero_and_against_noise_large():
         real = extractor(synthetic_images(128))
         other_real = extractor(synthetic_images(128, start=128))
         noise = extractor(torch.rand(128, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1)
-    score = FidKid(real, kid_subsets=20, kid_subset_size=64)
+    score = FeatureScorer(real, kid_subsets=20, kid_subset_size=64)
 
     itself, other, against_noise = score(real), score(other_real), score(noise)
     assert abs(itself.fid) < 1e-4
@@ -81,14 +82,14 @@ def test_scoring_seeds_no_global_generator_and_leaves_the_cpu_stream_where_it_wa
     monkeypatch.setattr(torch.cuda, "manual_seed", refuse)
     real = torch.randn(40, 8, generator=torch.Generator().manual_seed(0))
     before = torch.get_rng_state()
-    scorer = FidKid(real, kid_subsets=5, kid_subset_size=10)
+    scorer = FeatureScorer(real, kid_subsets=5, kid_subset_size=10)
     assert scorer(real + 1) == scorer(real + 1)  # still a function of the features alone
     assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_kid_subset_size_is_capped_by_the_smaller_sample():
     real = torch.randn(40, 8, generator=torch.Generator().manual_seed(0))
-    scores = FidKid(real, kid_subset_size=1000)(real[:10] + 1)
+    scores = FeatureScorer(real, kid_subset_size=1000)(real[:10] + 1)
     assert scores.num_fake == 10 and scores.kid_mean > 0
 
 
@@ -102,7 +103,8 @@ def test_ranks_generate_their_shares_and_gather_the_single_process_sample(world_
     generator = nn.Sequential(nn.Linear(4, 3 * 8 * 8), nn.Tanh(), nn.Unflatten(1, (3, 8, 8)))
 
     def features(shard: Shard) -> torch.Tensor:
-        return generated_features(extractor, generator, 4, 7, shard, torch.device("cpu"), batch_size=2, seed=3)
+        z = random_latents(7, 4, seed=3)
+        return generated_features(extractor, generator, z, shard, torch.device("cpu"), batch_size=2)
 
     local = {}
 
@@ -149,8 +151,8 @@ def test_bad_settings_are_one_line_errors(override, message):
 
 
 def test_metric_keys_carry_the_sample_count_and_the_real_set_its_own():
-    assert metric_settings(num_samples=10000).fid_key == "metrics/fid10k"
-    assert metric_settings(num_samples=50000).kid_key == "metrics/kid50k"
+    assert metric_settings(num_samples=10000).key("fid") == "metrics/fid10k"
+    assert metric_settings(num_samples=50000).key("recall") == "metrics/recall50k"
     assert metric_key("fid", 500) == "metrics/fid500" and metric_key("fid", 2500) == "metrics/fid2500"
     assert metric_settings(num_samples=100).real_count(60) == 60  # at most the dataset
     assert metric_settings(num_samples=100).real_count(1000) == 100
@@ -228,19 +230,21 @@ def test_real_feature_cache_round_trip(tmp_path):
 
 
 @pytest.mark.slow
-def test_short_run_logs_fid_and_kid_writes_metrics_jsonl_and_best_checkpoint(tmp_path, caplog):
+def test_short_run_logs_fid_kid_precision_recall_writes_metrics_jsonl_and_best_checkpoint(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     run_dir = tmp_path / "run"
     overrides = (*metrics_overrides(tmp_path), "trainer.max_epochs=3", "metrics.every_n_epochs=2")
     train(compose_train(*TINY_RUN, *overrides, output_dir=run_dir))
 
     scalars = tensorboard_tags(run_dir)["scalars"]
-    assert {"metrics/fid64", "metrics/kid64"} <= scalars  # the sample count is part of the key
-    assert not {"metrics/fid", "metrics/kid"} & scalars
+    # the sample count is part of the key
+    assert {"metrics/fid64", "metrics/kid64", "metrics/precision64", "metrics/recall64"} <= scalars
+    assert not {"metrics/fid", "metrics/kid", "metrics/precision", "metrics/recall"} & scalars
     evaluations = read_jsonl(run_dir / "metrics.jsonl")
     assert [line["epoch"] for line in evaluations] == [1, 2]  # every 2nd epoch, and the last one
     assert [line["images_seen"] for line in evaluations] == [64, 96]  # 2 batches of 16 per epoch
     assert all(line["num_fake"] == line["num_real"] == 64 and line["fid"] >= 0 for line in evaluations)
+    assert all(0 <= line["precision"] <= 1 and 0 <= line["recall"] <= 1 for line in evaluations)
     best = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
     (best_state,) = [state for name, state in best["callbacks"].items() if "metrics/fid64" in name]
     assert best_state["best_model_score"].item() == pytest.approx(min(line["fid"] for line in evaluations))

@@ -22,9 +22,10 @@ import facegan.tools.sample as sample_module
 from facegan.assembly import build_module
 from facegan.checkpoints.trained_generator import load_generator
 from facegan.errors import ConfigError
+from facegan.latent import slerp, truncate
 from facegan.models import Generator
 from facegan.tools.export import export, load_torchscript
-from facegan.tools.sample import check_sample_config, latent_walks, sample, slerp, truncate
+from facegan.tools.sample import check_sample_config, latent_walks, sample
 from helpers import REPO_ROOT, compose_config, run_cli
 
 IMAGE_SIZE, LATENT_DIM = 16, 8

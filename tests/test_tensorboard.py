@@ -232,7 +232,10 @@ def test_a_tensorboard_server_shows_every_runs_curves_grids_and_hparams(tmp_path
             "max_epochs",
         }  # fmt: skip
         metrics = {info["name"]["tag"] for info in experiment["metricInfos"]}
-        assert metrics == {"metrics/fid64", "metrics/kid64", "loss/d_epoch", "loss/g_epoch", "throughput/images_per_s"}
+        assert metrics == {
+            "metrics/fid64", "metrics/kid64", "metrics/precision64", "metrics/recall64", "loss/d_epoch",
+            "loss/g_epoch", "throughput/images_per_s",
+        }  # fmt: skip
         statuses = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
         groups = request_json(
             f"{base}/hparams/session_groups",

@@ -12,7 +12,11 @@ The protocol, printed with the results:
              at the examples' own batch (64), whatever facegan's recipe uses.
   samples    `benchmark.num_samples` images of each final generator (facegan: the checkpoint's generator, EMA
              when on, as scripts/sample.py uses it; canonical: netG in train mode, as the examples draw it),
-             against at most as many of the held-out images, at the model's size, with `metrics.*`'s extractor.
+             against at most as many of the held-out images, at the model's size, with `metrics.*`'s extractor:
+             FID, KID, precision and recall (k=3) on the same features.
+  copying    the memorization ratio: the median distance of a generated face to its nearest training image over
+             the same for the held-out faces (near 1 or above: new faces; towards 0: copies of the training set);
+             each loop's closest pairs drawn in <workdir>/<loop>-seed<N>-memorization.png.
   contenders `benchmark.contenders` names facegan recipes trained side by side, each a string of train.py
              overrides on top of the benchmark's (`defaults: ""` is facegan as a user runs it), e.g.
              `'+benchmark.contenders.lsgan="loss=lsgan"'`; `benchmark.canonical=false` leaves out the canonical loop.
@@ -38,12 +42,15 @@ from facegan.benchmarks.processes import (
     run_timed,
     training_overrides,
 )
+from facegan.callbacks.figures import save_closest_pairs
 from facegan.checkpoints.trained_generator import load_generator
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError
 from facegan.fileio import read_torch_file
 from facegan.gan.schedule import batches_from_steps
-from facegan.metrics import FidKidEvaluator, MetricSettings, load_feature_extractor
+from facegan.metrics import GeneratorEvaluator, MetricSettings, load_feature_extractor
+from facegan.metrics.features import real_images
+from facegan.metrics.memorization import memorization_report
 from facegan.models import Generator
 from facegan.runtime.devices import requested_processes, training_device_type
 
@@ -60,6 +67,9 @@ class RunResult:
     fid: float
     kid: float
     kid_std: float
+    precision: float
+    recall: float
+    memorization_ratio: float | None
 
 
 def parse_budget(budget: str) -> float:
@@ -158,10 +168,42 @@ def train_canonical(cfg_dict: dict, train_root: str, seconds: float, seed: int, 
     return {"batches": count["batches"], "train_s": time.perf_counter() - started}
 
 
+class Judge:
+    """Scores a trained generator: FID, KID, precision and recall against the held-out images, and the memorization
+    ratio against the training images, its closest pairs drawn."""
+
+    def __init__(self, evaluator: GeneratorEvaluator, training, device: torch.device):
+        self.evaluator = evaluator
+        self.device = device
+        self.training = training  # the set-up datamodule of the training split
+        self.training_features = evaluator.training_features(training, device)
+
+    @torch.no_grad()
+    def __call__(self, loop: str, seed: int, batches: int, images: int, train_s: float, net, latent_dim: int,
+                 figure: Path) -> RunResult:  # fmt: skip
+        def sample(z: torch.Tensor) -> torch.Tensor:
+            return net(z.to(self.device))
+
+        evaluator = self.evaluator
+        fake = evaluator.generated_features(sample, latent_dim, self.device)
+        scores = evaluator.score(fake)
+        report = memorization_report(fake, self.training_features, held_out=evaluator.scorer.real_features)
+        rows = [pair.generated for pair in report.closest]
+        generated = evaluator.sampler(sample)(evaluator.latents(latent_dim)[rows]).cpu()
+        pictures = real_images(self.training)
+        nearest = torch.stack([torch.as_tensor(pictures[pair.training]) for pair in report.closest])
+        distances = [pair.distance for pair in report.closest]
+        save_closest_pairs(generated, nearest, distances, report.reference_median, figure)
+        return RunResult(loop, seed, batches, images, train_s, scores.fid, scores.kid_mean, scores.kid_std,
+                         scores.precision, scores.recall, report.ratio)  # fmt: skip
+
+
 def progress(result: RunResult) -> None:
     """One line per trained loop while the benchmark goes on: a long run shows where it is."""
+    ratio = format_ratio(result.memorization_ratio)
     print(f"{result.loop} seed {result.seed}: {result.batches:,} batches, FID {result.fid:.1f}, "
-          f"KIDx1000 {result.kid * 1000:.1f}", flush=True)  # fmt: skip
+          f"KIDx1000 {result.kid * 1000:.1f}, precision {result.precision:.3f}, recall {result.recall:.3f}, "
+          f"memorization ratio {ratio}", flush=True)  # fmt: skip
 
 
 def run(cfg: DictConfig) -> None:
@@ -176,13 +218,17 @@ def run(cfg: DictConfig) -> None:
     workdir = Path(cfg.paths.log_dir).resolve() / "benchmark" / "quality" / time.strftime("%Y-%m-%d_%H-%M-%S")
     train_root, held_out_root, train_count = split_folder(cfg.data.root, bench.held_out, bench.split_seed, workdir)
 
-    real = hydra.utils.instantiate(
-        cfg.data, root=str(held_out_root), batch_size=min(bench.held_out, 100), cache=True, num_workers=0, flip=False
-    )
-    real.prepare_data()
-    real.setup("fit")
-    evaluator = FidKidEvaluator(extractor, settings)
-    evaluator.prepare(real, device)
+    def images_of(root: Path, count: int):
+        images = hydra.utils.instantiate(
+            cfg.data, root=str(root), batch_size=min(count, 100), cache=True, num_workers=0, flip=False
+        )
+        images.prepare_data()
+        images.setup("fit")
+        return images
+
+    evaluator = GeneratorEvaluator(extractor, settings)
+    evaluator.prepare(images_of(held_out_root, bench.held_out), device)
+    judge = Judge(evaluator, images_of(train_root, train_count), device)
 
     results: list[RunResult] = []
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
@@ -192,8 +238,8 @@ def run(cfg: DictConfig) -> None:
                 cfg, train_root, seconds, seed, workdir / f"{name}-seed{seed}", recipe
             )
             generator, _ = load_generator(checkpoint, map_location=device)
-            scores = evaluator(lambda z, generator=generator: generator(z.to(device)), generator.latent_dim, device)
-            results.append(RunResult(name, seed, batches, images, train_s, scores.fid, scores.kid_mean, scores.kid_std))
+            figure = workdir / f"{name}-seed{seed}-memorization.png"
+            results.append(judge(name, seed, batches, images, train_s, generator, generator.latent_dim, figure))
             progress(results[-1])
         if not bench.canonical:
             continue
@@ -202,15 +248,18 @@ def run(cfg: DictConfig) -> None:
         net = Generator(cfg.model.latent_dim, cfg.model.image_size, cfg.model.ngf).to(device)
         net.load_state_dict(read_torch_file(weights, map_location=device))
         net.train()  # as the examples sample it: BatchNorm on each batch's own statistics
-        with torch.no_grad():
-            scores = evaluator(lambda z, net=net: net(z.to(device)), cfg.model.latent_dim, device)
         images = canonical_run["batches"] * canonical.EXAMPLES_BATCH_SIZE
+        figure = workdir / f"canonical-seed{seed}-memorization.png"
         results.append(
-            RunResult("canonical", seed, canonical_run["batches"], images,
-                      canonical_run["train_s"], scores.fid, scores.kid_mean, scores.kid_std)
+            judge("canonical", seed, canonical_run["batches"], images, canonical_run["train_s"], net,
+                  cfg.model.latent_dim, figure)
         )  # fmt: skip
         progress(results[-1])
     report(cfg, results, contenders, train_count, workdir, device, extractor.name)
+
+
+def format_ratio(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}"
 
 
 def report(
@@ -248,21 +297,35 @@ def report(
     for name, recipe in contenders.items():
         print(f"  {name}: scripts/train.py {' '.join([*facegan_overrides(), *recipe])}")
     width = max(10, *(len(name) for name in contenders))
-    print(f"  {'loop':<{width}} {'seed':>5} {'batches':>8} {'images':>9} {'train s':>8} {'FID':>8} {'KIDx1000':>9}")
+    print(
+        f"  {'loop':<{width}} {'seed':>5} {'batches':>8} {'images':>9} {'train s':>8} {'FID':>8} {'KIDx1000':>9} "
+        f"{'precision':>9} {'recall':>7} {'memo':>5}"
+    )
     for result in results:
         print(
             f"  {result.loop:<{width}} {result.seed:>5} {result.batches:>8,} {result.images_seen:>9,} "
-            f"{result.train_s:>8.0f} {result.fid:>8.1f} {result.kid * 1000:>9.1f}"
+            f"{result.train_s:>8.0f} {result.fid:>8.1f} {result.kid * 1000:>9.1f} {result.precision:>9.3f} "
+            f"{result.recall:>7.3f} {format_ratio(result.memorization_ratio):>5}"
         )
     means = {}
     for loop in dict.fromkeys(result.loop for result in results):
-        kids = [result.kid for result in results if result.loop == loop]
-        fids = [result.fid for result in results if result.loop == loop]
+        runs = [result for result in results if result.loop == loop]
+        kids = [result.kid for result in runs]
         spread = statistics.stdev(kids) * 1000 if len(kids) > 1 else 0.0
-        means[loop] = {"fid": statistics.mean(fids), "kid": statistics.mean(kids), "kid_x1000_stdev": spread}
+        ratios = [result.memorization_ratio for result in runs if result.memorization_ratio is not None]
+        means[loop] = {
+            "fid": statistics.mean(result.fid for result in runs),
+            "kid": statistics.mean(kids),
+            "kid_x1000_stdev": spread,
+            "precision": statistics.mean(result.precision for result in runs),
+            "recall": statistics.mean(result.recall for result in runs),
+            "memorization_ratio": statistics.mean(ratios) if ratios else None,
+        }
+        mean = means[loop]
         print(
-            f"  {loop:<{width}} {'mean':>5} {'':>8} {'':>9} {'':>8} {means[loop]['fid']:>8.1f} "
-            f"{means[loop]['kid'] * 1000:>9.1f} (+-{spread:.1f} over seeds)"
+            f"  {loop:<{width}} {'mean':>5} {'':>8} {'':>9} {'':>8} {mean['fid']:>8.1f} {mean['kid'] * 1000:>9.1f} "
+            f"{mean['precision']:>9.3f} {mean['recall']:>7.3f} {format_ratio(mean['memorization_ratio']):>5} "
+            f"(KID +-{spread:.1f} over seeds)"
         )
     first = next(iter(contenders))
     ratios = {}

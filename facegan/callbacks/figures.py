@@ -48,6 +48,33 @@ def save_side_by_side(grids: dict[str, torch.Tensor], path: Path, dpi: int = 100
     save_figure(figure, path)
 
 
+def save_closest_pairs(
+    generated: torch.Tensor, training: torch.Tensor, distances: list[float], reference: float, path: Path
+) -> None:
+    """The memorization figure: each generated face (top row) over its nearest training image (bottom row), with
+    their feature distance, against the typical distance of a real face to the training set (`reference`)."""
+    columns = len(distances)
+    pixels = max(96, generated.shape[-1])  # small faces drawn large enough to judge, nearest-neighbour upscaled
+    figure, axes = plt.subplots(2, columns, figsize=(1.25 * columns * pixels / 96, 3.0), dpi=100, squeeze=False)
+    for column, distance in enumerate(distances):
+        for row, images in enumerate((generated, training)):
+            axis = axes[row][column]
+            axis.imshow(
+                image_grid(images[column : column + 1], nrow=1).permute(1, 2, 0).numpy(), interpolation="nearest"
+            )
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[0][column].set_title(f"{distance:.1f} ({distance / reference:.2f})", fontsize=8)
+    axes[0][0].set_ylabel("generated", fontsize=8)
+    axes[1][0].set_ylabel("nearest training", fontsize=8)
+    figure.suptitle(
+        f"Closest generated faces to the training set: distance (and its share of {reference:.1f}, a new real "
+        "face's median distance)",
+        fontsize=8,
+    )
+    save_figure(figure, path)
+
+
 def captioned_frame(grid: torch.Tensor, caption: str) -> Image.Image:
     """A (3, H, W) grid in [0, 1] under a black strip with the caption, as a 256-colour GIF frame."""
     pixels = grid.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()  # (H, W, 3)

@@ -13,9 +13,10 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
-from facegan.callbacks.fid_kid import MetricsCallback
+from facegan.callbacks.quality_metrics import MetricsCallback
 from facegan.callbacks.tensorboard import tensorboard_writer
 from facegan.callbacks.throughput import IMAGES_PER_S, ThroughputCallback
+from facegan.metrics.scores import LOGGED_SCORES
 from facegan.runtime.stop_signals import StoppedBySignal
 
 LOSS_METRICS = ("loss/d_epoch", "loss/g_epoch")  # logged by the GAN module once per epoch
@@ -111,13 +112,13 @@ class HParamsCallback(pl.Callback):
 
     @staticmethod
     def metric_tags(trainer: pl.Trainer) -> list[str]:
-        """FID/KID where they are computed (MetricsCallback's evaluator, set up before fit starts), the epoch
-        losses, and images/s where measured."""
+        """FID, KID, precision and recall where they are computed (MetricsCallback's evaluator, set up before fit
+        starts), the epoch losses, and images/s where measured."""
         tags = [
             tag
             for callback in trainer.callbacks
             if isinstance(callback, MetricsCallback) and callback.evaluator is not None
-            for tag in (callback.settings.fid_key, callback.settings.kid_key)
+            for tag in map(callback.settings.key, LOGGED_SCORES)
         ]
         tags += LOSS_METRICS
         if any(isinstance(callback, ThroughputCallback) for callback in trainer.callbacks):

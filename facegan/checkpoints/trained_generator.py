@@ -14,8 +14,8 @@ from facegan.models import Generator, ResNetGenerator
 from facegan.models.init import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 # The EMA generator (an exponential moving average of G's weights, saved with BatchNorm statistics of its own)
-# gives smoother samples: used when present.
-WEIGHT_PREFIXES = (AVERAGE_KEYS, GENERATOR_KEYS)
+# gives smoother samples: used when present (auto), unless a tool asks for one of the two by name.
+WEIGHT_CHOICES = {"auto": (AVERAGE_KEYS, GENERATOR_KEYS), "ema": (AVERAGE_KEYS,), "raw": (GENERATOR_KEYS,)}
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,12 @@ def check_checkpoint_path(ckpt_path: str | Path | None) -> Path:
     return path
 
 
-def generator_weights(state_dict: dict[str, torch.Tensor]) -> tuple[str | None, dict[str, torch.Tensor]]:
-    """The preferred generator's name ("generator_ema" or "generator") and its weights with the prefix
-    stripped; (None, {}) when the state_dict holds no generator."""
-    for prefix in WEIGHT_PREFIXES:
+def generator_weights(
+    state_dict: dict[str, torch.Tensor], choice: str = "auto"
+) -> tuple[str | None, dict[str, torch.Tensor]]:
+    """The chosen generator's name ("generator_ema" or "generator") and its weights with the prefix
+    stripped; (None, {}) when the state_dict holds no such generator."""
+    for prefix in WEIGHT_CHOICES[choice]:
         weights = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
         if weights:
             return prefix.rstrip("."), weights
@@ -124,21 +126,33 @@ def check_weights_fit(
         )
 
 
-def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, GeneratorInfo]:
-    """The checkpoint's generator in eval mode (BatchNorm running statistics, as the training grids use)."""
+def load_generator(
+    ckpt_path: str | Path, map_location: str | torch.device = "cpu", weights: str = "auto"
+) -> tuple[nn.Module, GeneratorInfo]:
+    """The checkpoint's generator in eval mode (BatchNorm running statistics, as the training grids use). weights:
+    auto (the EMA generator when the run kept one, else G), ema or raw (G itself)."""
+    if weights not in WEIGHT_CHOICES:
+        raise ConfigError(f"weights={weights} is not one of {', '.join(WEIGHT_CHOICES)}: e.g. weights=auto")
     path = check_checkpoint_path(ckpt_path)
     checkpoint = read_checkpoint(path, map_location=map_location)
     hyper_parameters = checkpoint.get("hyper_parameters")
     network_config = hyper_parameters.get("network_config") if isinstance(hyper_parameters, dict) else None
     spec = network_config.get("generator") if isinstance(network_config, dict) else None
-    weights_name, weights = generator_weights(checkpoint.get("state_dict", {}))
-    if not isinstance(spec, dict) or not weights:
+    state_dict = checkpoint.get("state_dict", {})
+    weights_name, found = generator_weights(state_dict, weights)
+    if weights != "auto" and not found and generator_weights(state_dict)[1] and isinstance(spec, dict):
+        kept = generator_weights(state_dict)[0]
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} holds no {weights} generator, only {kept} (the run's model.ema setting): "
+            "use weights=auto"
+        )
+    if not isinstance(spec, dict) or not found:
         raise ConfigError(
             f"ckpt_path={ckpt_path} is not a facegan GAN checkpoint (no generator weights or network_config): "
             "use a checkpoint written by scripts/train.py"
         )
 
-    generator = build_generator(spec, ckpt_path, weights, path.stat().st_size)
+    generator = build_generator(spec, ckpt_path, found, path.stat().st_size)
     generator.to(map_location).eval()
     info = GeneratorInfo(  # the sizes of the generator built, not numbers read beside it
         ckpt_path=str(path),

@@ -6,16 +6,16 @@ and KID by torchmetrics), evaluator.py (all of it for one generator). The comman
 facegan/tools/ (evaluate.py) and facegan/callbacks/ (metrics.py).
 """
 
-from facegan.metrics.evaluator import FidKidEvaluator
+from facegan.metrics.evaluator import GeneratorEvaluator
 from facegan.metrics.extractors import FeatureExtractor, MetricsUnavailable, load_feature_extractor
 from facegan.metrics.features import Shard
-from facegan.metrics.scores import FidKid, Scores
+from facegan.metrics.scores import FeatureScorer, Scores
 from facegan.metrics.settings import MetricSettings
 
 __all__ = [
     "FeatureExtractor",
-    "FidKid",
-    "FidKidEvaluator",
+    "FeatureScorer",
+    "GeneratorEvaluator",
     "MetricSettings",
     "MetricsUnavailable",
     "Scores",

@@ -1,5 +1,6 @@
-"""One object that evaluates a generator: FID and KID against a fixed sample of a datamodule's real
-images. Used by MetricsCallback during training and by scripts/evaluate.py on a checkpoint."""
+"""One object that evaluates a generator: FID, KID, precision and recall against a fixed sample of a datamodule's
+real images, and the features of every training image for the nearest-neighbour checks. Used by MetricsCallback
+during training, by scripts/evaluate.py on a checkpoint, by the quality benchmark and by the explorer."""
 
 import logging
 import time
@@ -9,16 +10,23 @@ from typing import Any
 import torch
 
 from facegan.data.decoding import scale_to_model_range, to_uint8
+from facegan.latent import random_latents
 from facegan.metrics.extractors import FeatureExtractor
 from facegan.metrics.feature_cache import RealFeatureCache, real_features_key
-from facegan.metrics.features import Shard, generated_features, real_features, real_images, real_sample_indices
-from facegan.metrics.scores import FidKid, Scores
+from facegan.metrics.features import (
+    Shard,
+    generated_features,
+    real_features,
+    real_images,
+    real_sample_indices,
+)
+from facegan.metrics.scores import FeatureScorer, Scores
 from facegan.metrics.settings import MetricSettings
 
 log = logging.getLogger(__name__)
 
 
-class FidKidEvaluator:
+class GeneratorEvaluator:
     """Real features come from the cache, or are extracted once (in shares under DDP) and cached; scores
     are computed on rank 0 and sent to every rank, so all ranks log and checkpoint on the same values.
     Evaluating draws nothing from the global random streams: training runs the same with metrics on or off."""
@@ -28,17 +36,15 @@ class FidKidEvaluator:
         self.settings = settings
         self.shard = shard or Shard()  # one process
         self.cache = RealFeatureCache(settings.cache_dir)
-        self.scorer: FidKid | None = None  # on rank 0, once prepare() has run
+        self.scorer: FeatureScorer | None = None  # on rank 0, once prepare() has run
         self.prepared = False
 
-    def prepare(self, datamodule: Any, device: torch.device) -> None:
-        """Get the real features of a set-up FaceDataModule's images; a no-op once done."""
-        if self.prepared:
-            return
+    def cached_features(self, datamodule: Any, indices: list[int], seed: int | None, device: torch.device) -> Any:
+        """Features of the datamodule's images at `indices` (drawn with `seed`; None: every image in order) on
+        rank 0, None on the others: from the cache, or extracted in shares and cached."""
         settings = self.settings
         dataset = real_images(datamodule)
-        indices = real_sample_indices(len(dataset), settings.real_count(len(dataset)), settings.seed)
-        key = real_features_key(datamodule, len(dataset), self.extractor.name, len(indices), settings.seed)
+        key = real_features_key(datamodule, len(dataset), self.extractor.name, len(indices), seed)
         features = self.cache.load(key) if self.shard.rank == 0 else None
         if not self.shard.broadcast(features is not None):
             started = time.perf_counter()
@@ -52,28 +58,54 @@ class FidKidEvaluator:
                 log.info("Real-image features: %d images in %.1f s, cached in %s", len(indices), seconds, path)
         elif self.shard.rank == 0:
             log.info("Real-image features: %d images from the cache %s", len(indices), self.cache.path(key))
+        return features if self.shard.rank == 0 else None
+
+    def prepare(self, datamodule: Any, device: torch.device) -> None:
+        """Get the real features of a set-up FaceDataModule's images; a no-op once done."""
+        if self.prepared:
+            return
+        settings = self.settings
+        size = len(real_images(datamodule))
+        indices = real_sample_indices(size, settings.real_count(size), settings.seed)
+        features = self.cached_features(datamodule, indices, settings.seed, device)
         if self.shard.rank == 0:
-            self.scorer = FidKid(features.to(device), settings.kid_subsets, settings.kid_subset_size, settings.seed)
+            self.scorer = FeatureScorer(
+                features.to(device), settings.kid_subsets, settings.kid_subset_size, settings.seed
+            )
         self.prepared = True
+
+    def training_features(self, datamodule: Any, device: torch.device) -> torch.Tensor | None:
+        """(N, d) features of every image of the datamodule, row i for image i (rank 0; None on the others)."""
+        size = len(real_images(datamodule))
+        return self.cached_features(datamodule, list(range(size)), None, device)
+
+    def latents(self, latent_dim: int) -> torch.Tensor:
+        """The settings.num_samples fixed z every evaluation generates from: drawn on the CPU from the metrics seed,
+        the same whatever the device or world size, so successive evaluations compare the generator, not the noise."""
+        return random_latents(self.settings.num_samples, latent_dim, self.settings.seed)
+
+    def sampler(self, sample: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """`sample` as the evaluation sees it: rounded to 8 bits when settings.quantize says so."""
+        return quantized(sample) if self.settings.quantize else sample
+
+    def generated_features(
+        self, sample: Callable[[torch.Tensor], torch.Tensor], latent_dim: int, device: torch.device
+    ) -> torch.Tensor:
+        """(num_samples, d) features of the images `sample(z)` makes from the fixed z, on every rank."""
+        settings = self.settings
+        return generated_features(
+            self.extractor, self.sampler(sample), self.latents(latent_dim), self.shard, device, settings.batch_size
+        )
+
+    def score(self, fake: torch.Tensor) -> Scores:
+        """Scores of generated features, computed on rank 0 and sent to every rank."""
+        assert self.prepared, "prepare() must run before the first evaluation"
+        scores = self.scorer(fake) if self.shard.rank == 0 else None
+        return self.shard.broadcast(scores)
 
     def __call__(self, sample: Callable[[torch.Tensor], torch.Tensor], latent_dim: int, device: torch.device) -> Scores:
         """Scores of the images `sample(z)` makes from settings.num_samples fixed z (on every rank)."""
-        assert self.prepared, "prepare() must run before the first evaluation"
-        settings = self.settings
-        if settings.quantize:
-            sample = quantized(sample)
-        fake = generated_features(
-            self.extractor,
-            sample,
-            latent_dim,
-            settings.num_samples,
-            self.shard,
-            device,
-            settings.batch_size,
-            settings.seed,
-        )
-        scores = self.scorer(fake) if self.shard.rank == 0 else None
-        return self.shard.broadcast(scores)
+        return self.score(self.generated_features(sample, latent_dim, device))
 
 
 def quantized(sample: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 
 
 def real_features_key(
-    datamodule: Any, available: int, extractor_name: str, num_samples: int, seed: int
+    datamodule: Any, available: int, extractor_name: str, num_samples: int, seed: int | None
 ) -> dict[str, Any]:
     """What decides the real features: which images (the datamodule's cache spec, and how many of them
-    could be read), which network, and which sample of the images."""
+    could be read), which network, and which sample of the images (drawn with `seed`; None: every image, in
+    order, as the nearest-neighbour checks index them)."""
     spec = datamodule.cache_spec()
     return {
         "dataset": spec.name,

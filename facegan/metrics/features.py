@@ -112,16 +112,12 @@ def generated_batches(
 def generated_features(
     extractor: FeatureExtractor,
     sample: Callable[[torch.Tensor], torch.Tensor],
-    latent_dim: int,
-    num_samples: int,
+    z: torch.Tensor,
     shard: Shard,
     device: torch.device,
     batch_size: int,
-    seed: int,
 ) -> torch.Tensor:
-    """(num_samples, d) features of generated images. The z are drawn on the CPU from `seed`, the same
-    whatever the device or world size, so successive evaluations compare the generator, not the noise."""
-    z = torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))
-    local_z = z[shard.rows(num_samples)]
+    """(len(z), d) features of the images `sample` makes from z, each rank generating its share."""
+    local_z = z[shard.rows(len(z))]
     local = extract_features(extractor, generated_batches(sample, local_z, batch_size), device)
-    return shard.gather_rows(local, num_samples)
+    return shard.gather_rows(local, len(z))

@@ -1,4 +1,5 @@
-"""FID and KID between fixed real features and generated features, computed by torchmetrics.
+"""FID, KID, precision and recall between fixed real features and generated features: FID and KID computed by
+torchmetrics, precision and recall by facegan/metrics/precision_recall.py.
 
 facegan extracts (and caches) the features itself, so torchmetrics' metrics are given a pass-through
 "feature network": their `update` receives features, not images. The real features are added once and
@@ -13,17 +14,30 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from facegan.metrics.neighbours import kth_neighbour_radii
+from facegan.metrics.precision_recall import NEIGHBOURHOOD_SIZE, precision_recall
+
+# The scores logged per evaluation, each under its sample count's key (metrics/fid10k, ..., metrics/recall10k).
+LOGGED_SCORES = ("fid", "kid", "precision", "recall")
+
 
 @dataclass(frozen=True)
 class Scores:
     fid: float
     kid_mean: float
     kid_std: float
+    precision: float
+    recall: float
     num_real: int
     num_fake: int
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def logged(self) -> dict[str, float]:
+        """The numbers training logs and evaluate reports under a sample count's key (MetricSettings.key)."""
+        values = {"fid": self.fid, "kid": self.kid_mean, "precision": self.precision, "recall": self.recall}
+        return {name: values[name] for name in LOGGED_SCORES}
 
 
 class PrecomputedFeatures(nn.Module):
@@ -37,7 +51,7 @@ class PrecomputedFeatures(nn.Module):
         return features
 
 
-class FidKid:
+class FeatureScorer:
     """Scores generated features against one fixed set of real features (N_real, d)."""
 
     def __init__(self, real_features: torch.Tensor, kid_subsets: int = 100, kid_subset_size: int = 1000, seed: int = 0):
@@ -60,6 +74,8 @@ class FidKid:
             ).to(real_features.device)
         self.fid.update(real_features, real=True)
         self.kid.update(real_features, real=True)
+        self.real_features = real_features
+        self.real_radii = kth_neighbour_radii(real_features, NEIGHBOURHOOD_SIZE)  # the real manifold, measured once
 
     @torch.no_grad()
     def __call__(self, fake_features: torch.Tensor) -> Scores:
@@ -74,10 +90,13 @@ class FidKid:
         with torch.random.fork_rng(devices=[]):
             torch.random.default_generator.manual_seed(self.seed)
             kid_mean, kid_std = self.kid.compute()
+        precision, recall = precision_recall(self.real_features, fake_features, real_radii=self.real_radii)
         return Scores(
             fid=float(self.fid.compute()),
             kid_mean=float(kid_mean),
             kid_std=float(kid_std),
+            precision=precision,
+            recall=recall,
             num_real=self.num_real,
             num_fake=fake_features.shape[0],
         )

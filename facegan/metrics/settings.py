@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from facegan.errors import ConfigError, require_boolean, require_integer
+from facegan.metrics.precision_recall import NEIGHBOURHOOD_SIZE
 
 
 def count_tag(count: int) -> str:
@@ -23,7 +24,7 @@ def metric_key(name: str, num_samples: int) -> str:
 # (field, smallest allowed value, an example)
 INTEGER_FIELDS = (
     ("every_n_epochs", 1, 1),
-    ("num_samples", 2, 10000),
+    ("num_samples", NEIGHBOURHOOD_SIZE + 1, 10000),  # precision and recall need k + 1 generated images
     ("batch_size", 1, 100),
     ("num_workers", 0, 0),
     ("seed", 0, 0),
@@ -56,8 +57,13 @@ class MetricSettings:
         for name, minimum, example in INTEGER_FIELDS:
             require_integer(f"metrics.{name}", getattr(self, name), minimum, example)
         real = self.num_real
-        if not (real is None or real == "all" or (isinstance(real, int) and not isinstance(real, bool) and real >= 2)):
-            raise ConfigError(f"metrics.num_real={real} must be null (as many as num_samples), all, or an integer >= 2")
+        least = NEIGHBOURHOOD_SIZE + 1
+        if not (
+            real is None or real == "all" or (isinstance(real, int) and not isinstance(real, bool) and real >= least)
+        ):
+            raise ConfigError(
+                f"metrics.num_real={real} must be null (as many as num_samples), all, or an integer >= {least}"
+            )
         require_boolean("metrics.quantize", self.quantize)
         for name in ("feature_extractor", "inception_weights"):
             path = getattr(self, name)
@@ -66,13 +72,9 @@ class MetricSettings:
                     f"metrics.{name}={path} is not a file: fix the path, or drop it for the standard Inception"
                 )
 
-    @property
-    def fid_key(self) -> str:
-        return metric_key("fid", self.num_samples)
-
-    @property
-    def kid_key(self) -> str:
-        return metric_key("kid", self.num_samples)
+    def key(self, name: str) -> str:
+        """A score's logged name at this sample count: key("fid") -> metrics/fid10k."""
+        return metric_key(name, self.num_samples)
 
     def real_count(self, dataset_size: int) -> int:
         """How many of a dataset's images the real set holds."""

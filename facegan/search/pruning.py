@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from facegan.callbacks.fid_kid import MetricsCallback
+from facegan.callbacks.quality_metrics import MetricsCallback
 from facegan.fileio import atomic_write
 from facegan.search.study import load_study, trial_of
 from facegan.tools.sweep_summary import PRUNED_FILE

@@ -1,41 +1,96 @@
-"""`evaluate(cfg)`: FID and KID of a checkpoint's generator against a dataset's real images, on any
-device (a GPU run's checkpoint evaluates on a CPU-only machine). scripts/evaluate.py prints the result."""
+"""`evaluate(cfg)`: FID, KID, precision and recall of a checkpoint's generator against a dataset's real images, and
+the memorization check (each generated face's nearest training image), on any device (a GPU run's checkpoint
+evaluates on a CPU-only machine). scripts/evaluate.py prints the result as one JSON line."""
 
 import time
+from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from omegaconf import DictConfig
 
+from facegan.callbacks.figures import save_closest_pairs
 from facegan.checkpoints.trained_generator import check_checkpoint_path, load_generator
-from facegan.metrics.evaluator import FidKidEvaluator
+from facegan.errors import ConfigError, require_boolean, require_integer
+from facegan.fileio import output_file_error
+from facegan.metrics.evaluator import GeneratorEvaluator
 from facegan.metrics.extractors import load_feature_extractor
+from facegan.metrics.features import real_images
+from facegan.metrics.memorization import MemorizationReport, memorization_report
 from facegan.metrics.settings import MetricSettings
 from facegan.runtime.devices import resolve_device
+
+
+def memorization_figure_path(cfg: DictConfig, checkpoint: Path) -> Path:
+    """Where memorization.png goes: memorization.figure, or by default the checkpoint's run folder (the folder above
+    checkpoints/), named after the checkpoint so that best and last keep a figure each. Refused in one line when it
+    cannot be written or would overwrite the checkpoint."""
+    given = cfg.memorization.figure
+    folder = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    path = Path(given).expanduser() if given else folder / f"memorization-{checkpoint.stem}.png"
+    problem = output_file_error(str(given) if given else path, {"ckpt_path": checkpoint})
+    if problem:
+        setting = f"memorization.figure={given}" if given else f"memorization.figure (by default {path})"
+        raise ConfigError(f"{setting} {problem}: give the path of a new .png, or memorization.enabled=false")
+    return path
+
+
+def memorization_step(
+    cfg: DictConfig, evaluator: GeneratorEvaluator, fake: torch.Tensor, datamodule: Any, sample, latent_dim: int,
+    device: torch.device, figure: Path,
+) -> MemorizationReport:  # fmt: skip
+    """The report on the evaluation's own generated features, and its figure of the closest pairs."""
+    training = evaluator.training_features(datamodule, device)
+    report = memorization_report(fake, training, pairs=cfg.memorization.pairs)
+    rows = [pair.generated for pair in report.closest]
+    with torch.no_grad():
+        generated = evaluator.sampler(sample)(evaluator.latents(latent_dim)[rows]).cpu()
+    images = real_images(datamodule)
+    nearest = torch.stack([torch.as_tensor(images[pair.training]) for pair in report.closest])
+    distances = [pair.distance for pair in report.closest]
+    save_closest_pairs(generated, nearest, distances, report.reference_median, figure)
+    return report
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """The scores, sample counts, extractor, checkpoint and seconds taken, as one JSON-ready dict."""
     started = time.perf_counter()
-    # Cheap checks first: settings, device and checkpoint path fail in one line before anything loads,
+    # Cheap checks first: settings, device, checkpoint and figure paths fail in one line before anything loads,
     # and a missing extractor before the data (whose prepared cache may take long to build).
     settings: MetricSettings = hydra.utils.instantiate(cfg.metrics)
     device = resolve_device(cfg.device)
-    check_checkpoint_path(cfg.ckpt_path)
-    evaluator = FidKidEvaluator(load_feature_extractor(settings), settings)
+    remember = cfg.memorization
+    require_boolean("memorization.enabled", remember.enabled)
+    require_integer("memorization.pairs", remember.pairs, 1, 8)  # (name, value, smallest, example)
+    checkpoint = check_checkpoint_path(cfg.ckpt_path)
+    figure = memorization_figure_path(cfg, checkpoint) if remember.enabled else None
+    evaluator = GeneratorEvaluator(load_feature_extractor(settings), settings)
 
-    generator, info = load_generator(cfg.ckpt_path, map_location=device)
+    generator, info = load_generator(checkpoint, map_location=device)
     cfg.model.image_size = info.image_size  # the real images are compared at the generator's size
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     evaluator.prepare(datamodule, device)
-    scores = evaluator(lambda z: generator(z.to(device)), info.latent_dim, device)
-    return {
+
+    def sample(z: torch.Tensor) -> torch.Tensor:
+        return generator(z.to(device))
+
+    fake = evaluator.generated_features(sample, info.latent_dim, device)
+    scores = evaluator.score(fake)
+    result = {
         **scores.as_dict(),
         # the same numbers under the sample count's names, as training logs them (metrics/fid10k -> fid10k)
-        settings.fid_key.removeprefix("metrics/"): scores.fid,
-        settings.kid_key.removeprefix("metrics/"): scores.kid_mean,
+        **{settings.key(name).removeprefix("metrics/"): value for name, value in scores.logged().items()},
+    }
+    if figure is not None:
+        report = memorization_step(cfg, evaluator, fake, datamodule, sample, info.latent_dim, device, figure)
+        details = report.as_dict()
+        result["memorization_ratio"] = details.pop("ratio")
+        result["memorization"] = {**details, "figure": str(figure)}
+    return {
+        **result,
         "protocol": cfg.protocol.name,
         "extractor": evaluator.extractor.name,
         "resizer": evaluator.extractor.resizer,

@@ -29,7 +29,7 @@ from torch import nn
 from facegan.checkpoints.trained_generator import GeneratorInfo, check_checkpoint_path, load_generator
 from facegan.errors import ConfigError, FaceganError
 from facegan.fileio import atomic_write, output_file_error
-from facegan.tools.sample import random_latents
+from facegan.latent import random_latents
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ from facegan.checkpoints.trained_generator import GeneratorInfo, load_generator
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError, FaceganError, exit_on_user_error
 from facegan.fileio import atomic_write, read_torch_file
-from facegan.metrics import FidKidEvaluator, MetricSettings, load_feature_extractor
+from facegan.metrics import GeneratorEvaluator, MetricSettings, load_feature_extractor
 from facegan.models import Generator
 from facegan.runtime.devices import resolve_device, training_device_type
 from facegan.tools.export import export_metadata, load_torchscript, save_torchscript
@@ -451,14 +451,20 @@ def score_later(cfg: DictConfig) -> dict:
         )  # fmt: skip
         real.prepare_data()
         real.setup("fit")
-        evaluator = FidKidEvaluator(extractor, settings)
+        evaluator = GeneratorEvaluator(extractor, settings)
         evaluator.prepare(real, device)
         for run in record["runs"]:
             generator, metadata = load_torchscript(record_path.parent / run["generator"])
             generator.to(device).train(run["batchnorm"] == "batch")
             with torch.no_grad():
                 scores = evaluator(lambda z, net=generator: net(z.to(device)), metadata["latent_dim"], device)
-            run.update(fid=scores.fid, kid=scores.kid_mean, kid_std=scores.kid_std)
+            run.update(
+                fid=scores.fid,
+                kid=scores.kid_mean,
+                kid_std=scores.kid_std,
+                precision=scores.precision,
+                recall=scores.recall,
+            )
     print(f"Quality in {record['budget']} of training per loop on {record['device']}, {record['image_size']}px, "
           f"scored on {device} with {extractor.name}: {settings.num_samples} generated vs "
           f"{settings.real_count(record['held_out'])} held-out real images")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Quality during training: FID and KID every `metrics.every_n_epochs` epochs (settings in
+"""Quality during training: FID, KID, precision and recall every `metrics.every_n_epochs` epochs (settings in
 conf/metrics/default.yaml); facegan/checkpoints/best.py keeps the checkpoint of the best FID."""
 
 import logging
@@ -9,14 +9,14 @@ import pytorch_lightning as pl
 import torch
 
 from facegan.fileio import append_json_line
-from facegan.metrics import FidKidEvaluator, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
+from facegan.metrics import GeneratorEvaluator, MetricSettings, MetricsUnavailable, Shard, load_feature_extractor
 
 log = logging.getLogger(__name__)
 
 
 class MetricsCallback(pl.Callback):
-    """Logs `metrics/fid<N>` and `metrics/kid<N>`, N the sample count (metrics/fid10k: TensorBoard, and
-    callback_metrics for checkpoints and sweeps)
+    """Logs `metrics/fid<N>`, `metrics/kid<N>`, `metrics/precision<N>` and `metrics/recall<N>`, N the sample count
+    (metrics/fid10k: TensorBoard, and callback_metrics for checkpoints and sweeps)
     after every `every_n_epochs` epochs and after the last one, and appends one line per evaluation to
     `metrics.jsonl` in the run folder. When metrics are off, or no feature extractor can be loaded,
     training goes on and the reason is logged once, with how to turn them on."""
@@ -24,7 +24,7 @@ class MetricsCallback(pl.Callback):
     def __init__(self, output_dir: str, settings: MetricSettings):
         self.settings = settings
         self.jsonl_path = Path(output_dir) / "metrics.jsonl"
-        self.evaluator: FidKidEvaluator | None = None
+        self.evaluator: GeneratorEvaluator | None = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.evaluator is not None:
@@ -33,7 +33,7 @@ class MetricsCallback(pl.Callback):
         if reason is None:
             try:
                 extractor = load_feature_extractor(self.settings)
-                self.evaluator = FidKidEvaluator(extractor, self.settings, Shard.of(trainer.strategy))
+                self.evaluator = GeneratorEvaluator(extractor, self.settings, Shard.of(trainer.strategy))
             except MetricsUnavailable as error:
                 reason = str(error)
         if self.evaluator is None and trainer.is_global_zero:
@@ -60,8 +60,8 @@ class MetricsCallback(pl.Callback):
         seconds = time.perf_counter() - started
         # Every rank holds rank 0's scores (broadcast), so the checkpoint callbacks of all ranks agree;
         # sync_dist averages equal values and tells Lightning they are global.
-        pl_module.log(self.settings.fid_key, scores.fid, on_step=False, on_epoch=True, sync_dist=True)
-        pl_module.log(self.settings.kid_key, scores.kid_mean, on_step=False, on_epoch=True, sync_dist=True)
+        for name, value in scores.logged().items():
+            pl_module.log(self.settings.key(name), value, on_step=False, on_epoch=True, sync_dist=True)
         if trainer.is_global_zero:
             images_seen = pl_module.batches_done * trainer.datamodule.batch_size * trainer.world_size
             record = {
@@ -74,10 +74,12 @@ class MetricsCallback(pl.Callback):
             }
             append_json_line(self.jsonl_path, record)
             log.info(
-                "epoch %d: FID %.2f, KID %.4f (%d images, %.1f s)",
+                "epoch %d: FID %.2f, KID %.4f, precision %.3f, recall %.3f (%d images, %.1f s)",
                 trainer.current_epoch,
                 scores.fid,
                 scores.kid_mean,
+                scores.precision,
+                scores.recall,
                 scores.num_fake,
                 seconds,
             )
