@@ -4,6 +4,7 @@ console scripts of an installed facegan (`facegan-train ...`, configs shipped in
     facegan-train data=synthetic            # = python scripts/train.py data=synthetic
     facegan-sample ckpt_path=...            facegan-evaluate ckpt_path=... data.root=...
     facegan-export ckpt_path=... out=...    facegan-prepare data.root=...     facegan-bench mode=train data.root=...
+    facegan-explore ckpt_path=...           (the web app; pip install 'facegan[app]')
 """
 
 import contextlib
@@ -77,6 +78,14 @@ def benchmark_job(cfg: DictConfig) -> None:
         run_benchmark(cfg)
 
 
+def explore_job(cfg: DictConfig) -> None:
+    with startup.imports_without_gc():
+        from facegan.tools.explore import explore
+
+    with exit_on_user_error():
+        explore(cfg)
+
+
 def gpu_check_job(cfg: DictConfig) -> None:
     with startup.imports_without_gc():
         from facegan.tools.gpu_check import gpu_check
@@ -104,3 +113,4 @@ evaluate = console_script(evaluate_job, "evaluate")
 prepare_data = console_script(prepare_data_job, "prepare_data")
 benchmark = console_script(benchmark_job, "benchmark")
 gpu_check = console_script(gpu_check_job, "gpu_check")
+explore = console_script(explore_job, "explore")

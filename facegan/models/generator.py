@@ -22,6 +22,10 @@ class Generator(nn.Module):
     z -> (B, 512, 4, 4) -> (B, 256, 8, 8) -> (B, 128, 16, 16) -> (B, 64, 32, 32) -> (B, 3, 64, 64)
     """
 
+    # The first layer's activations, (B, width, 4, 4) after BatchNorm and ReLU: the explorer's latent directions are
+    # their principal components (GANSpace).
+    FIRST_FEATURES = "net.2"
+
     def __init__(self, latent_dim: int = 100, image_size: int = 64, base_channels: int = 64, channels: int = 3):
         super().__init__()
         check_generator_widths(latent_dim, base_channels, example_latent_dim=100)

@@ -76,6 +76,10 @@ class ResNetGenerator(nn.Module):
     """For image_size=64, ngf=64: z -> linear -> (B, 1024, 4, 4) -> (B, 512, 8, 8) -> (B, 256, 16, 16)
     -> (B, 128, 32, 32) -> (B, 64, 64, 64) -> BN, ReLU, 3x3 conv, Tanh -> (B, 3, 64, 64) (Mimicry's SNGAN 64)."""
 
+    # The first layer's output, z mapped to (B, C * 4 * 4): the explorer's latent directions are its principal
+    # components (GANSpace).
+    FIRST_FEATURES = "start"
+
     def __init__(self, latent_dim: int = 128, image_size: int = 64, base_channels: int = 64, channels: int = 3):
         super().__init__()
         check_generator_widths(latent_dim, base_channels, example_latent_dim=128)
