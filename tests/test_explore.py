@@ -144,16 +144,18 @@ def test_every_action_works_through_gradios_own_client(explorer, tmp_path):
         page = client.predict(0, 1.0, api_name="/page")
         assert len(page) == 8 and all(Image.open(item["image"]).size == (32, 32) for item in page)
         for number in (3, 5):
-            kept_gallery, *menus = client.predict(number, api_name="/keep")
-        assert len(kept_gallery) == 2 and menus[1]["value"] == "face 2"
-        # the face kept from the page is the page's face 5, drawn the same
-        assert same_picture(Image.open(kept_gallery[1]["image"]), Image.open(page[4]["image"]))
+            kept_strip, *menus = client.predict(number, api_name="/keep")
+        kept_strip = Image.open(kept_strip)
+        assert kept_strip.size == (2 * 34 + 2, 36) and menus[1]["value"] == "face 2"
+        # the faces kept from the page are the page's faces 3 and 5, drawn the same
+        assert same_picture(kept_strip.crop((2, 2, 34, 34)), Image.open(page[2]["image"]))
+        assert same_picture(kept_strip.crop((36, 2, 68, 34)), Image.open(page[4]["image"]))
         strip, gif = client.predict("face 1", "face 2", 4, api_name="/interpolate")
         assert Image.open(strip).size == (4 * 34 + 2, 36) and Image.open(gif).n_frames == 6
         moved = client.predict("face 1", 2.0, 0, 0, 0, 0, 0, api_name="/move")
         unmoved = client.predict("face 1", 0, 0, 0, 0, 0, 0, api_name="/move")
         assert not same_picture(Image.open(moved), Image.open(unmoved))
-        assert same_picture(Image.open(unmoved), Image.open(kept_gallery[0]["image"]))
+        assert same_picture(Image.open(unmoved), Image.open(page[2]["image"]))
         assert Image.open(client.predict("face 2", api_name="/sweep")).height == 6 * 34 + 2
         nearest = client.predict("face 2", api_name="/nearest")
         assert nearest[0]["caption"] == "generated" and len(nearest) == 6

@@ -39,11 +39,11 @@ def build_app(explorer: Explorer, workdir: Path | None = None) -> gr.Blocks:
         if not 0 <= index < len(page_z):
             raise gr.Error(f"face {int(number)} is not on the page: pick 1 to {len(page_z)}")
         kept = [*kept, page_z[index]]
-        pictures = [explorer.picture(torch.tensor(z)) for z in kept]
+        strip = explorer.strip(torch.tensor(kept))
         choices = face_choices(kept)
         newest = choices[-1]
         menus = [gr.update(choices=choices, value=value) for value in (choices[0], newest, newest, newest)]
-        return kept, pictures, *menus
+        return kept, strip, *menus
 
     def keep_clicked(page_z: list, kept: list, event: gr.SelectData):
         return keep(event.index + 1, page_z, kept)
@@ -84,11 +84,19 @@ def build_app(explorer: Explorer, workdir: Path | None = None) -> gr.Blocks:
             seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed")
             psi = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Truncation (1: none)", elem_id="truncation")
             show = gr.Button("Show faces", variant="primary", elem_id="show")
-        page = gr.Gallery(label="Faces", columns=explorer.settings.columns, height="auto", format="png", elem_id="page")
-        with gr.Row():
-            number = gr.Number(value=1, precision=0, label="Face number", elem_id="face-number")
-            keep_button = gr.Button("Keep face", elem_id="keep")
-        kept_gallery = gr.Gallery(label="Kept faces", columns=8, height="auto", format="png", elem_id="kept")
+        # no preview: a click keeps the face instead of opening it large
+        page = gr.Gallery(
+            label="Faces", columns=explorer.settings.columns, height="auto", allow_preview=False, format="png",
+            elem_id="page",
+        )  # fmt: skip
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=1, min_width=200):
+                number = gr.Number(value=1, precision=0, label="Face number", elem_id="face-number")
+                keep_button = gr.Button("Keep face", elem_id="keep")
+            kept_strip = gr.Image(
+                label="Kept faces: face 1, face 2, ... from the left", type="pil", format="png", scale=4, height=160,
+                elem_id="kept",
+            )  # fmt: skip
         menus = {}
         with gr.Tab("Interpolate"):
             with gr.Row():
@@ -125,7 +133,9 @@ def build_app(explorer: Explorer, workdir: Path | None = None) -> gr.Blocks:
             )
             menus["nearest_face"] = gr.Dropdown([], label="Face", allow_custom_value=True, elem_id="nearest-face")
             nearest_button = gr.Button("Find nearest", elem_id="nearest")
-            neighbours = gr.Gallery(label="Face and nearest training images", columns=NEIGHBOURS_SHOWN + 1, format="png")
+            neighbours = gr.Gallery(
+                label="Face and nearest training images", columns=NEIGHBOURS_SHOWN + 1, format="png"
+            )
         with gr.Tab("Compare"):
             gr.Markdown("The page's faces through two generators on the same z.")
             with gr.Row():
@@ -138,8 +148,8 @@ def build_app(explorer: Explorer, workdir: Path | None = None) -> gr.Blocks:
 
         menu_list = [menus["first"], menus["second"], menus["direction_face"], menus["nearest_face"]]
         show.click(show_page, [seed, psi], [page, page_z], api_name="page")
-        keep_button.click(keep, [number, page_z, kept], [kept, kept_gallery, *menu_list], api_name="keep")
-        page.select(keep_clicked, [page_z, kept], [kept, kept_gallery, *menu_list], show_api=False)
+        keep_button.click(keep, [number, page_z, kept], [kept, kept_strip, *menu_list], api_name="keep")
+        page.select(keep_clicked, [page_z, kept], [kept, kept_strip, *menu_list], show_api=False)
         interpolate_button.click(
             interpolate, [kept, menus["first"], menus["second"], steps], [strip, animation], api_name="interpolate"
         )

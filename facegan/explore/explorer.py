@@ -58,10 +58,15 @@ class Explorer:
         """One face (z of shape (latent_dim,)) as a picture."""
         return to_picture(self.generate(z.unsqueeze(0), name), 1, self.settings.display_size)
 
+    def strip(self, z: torch.Tensor) -> Image.Image:
+        """The faces of z (B, latent_dim) in one row, left to right."""
+        return to_picture(self.generate(z), len(z), self.settings.display_size)
+
     def interpolation(self, start: torch.Tensor, end: torch.Tensor, steps: int, gif: Path) -> Image.Image:
         """The strip of `steps` faces along the spherical path from start to end, and the same as an animation written
         to `gif` (there and back, so that it loops without a jump)."""
-        faces = self.generate(slerp(start[None], end[None], torch.linspace(0, 1, steps))[0])
+        path = slerp(start[None], end[None], torch.linspace(0, 1, steps))[0]
+        faces = self.generate(path)
         strip = to_picture(faces, steps, self.settings.display_size)
         frames = [captioned_frame(image_grid(face.unsqueeze(0), nrow=1), f"{step + 1}/{steps}")
                   for step, face in enumerate(faces)]  # fmt: skip
