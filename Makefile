@@ -10,7 +10,7 @@ ARGS ?=
 BENCH_DATA ?= data/celeba
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock demo train lint format test test-long test-fast bench gpu-check offline-bundle tensorboard clean
+.PHONY: help install browser lock demo train lint format test test-long test-fast bench gpu-check offline-bundle tensorboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -26,6 +26,13 @@ $(STAMP): pyproject.toml $(LOCK)
 	# hash-checked setuptools, so nothing unchecked is downloaded
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
 	touch $(STAMP)
+
+# Debian's packages: the explorer's page is driven in them by tests/test_explore_browser.py (make test-long)
+browser:  ## install Debian's headless Chromium and its driver, for the explorer's browser test (needs root or sudo)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q \
+			--no-install-recommends chromium chromium-driver; }
 
 # Resolved on PyPI itself whatever index this machine's configuration names, for every platform (--universal) from
 # Python 3.11 on; existing pins are kept where the new requirements allow them (ARGS=--upgrade moves every pin).
