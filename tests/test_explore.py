@@ -11,6 +11,7 @@ from PIL import Image
 
 from facegan.errors import exit_on_user_error
 from facegan.explore.directions import find_directions
+from facegan.metrics import MetricsUnavailable
 from facegan.models import Generator, ResNetGenerator
 from facegan.tools.explore import build_explorer, explore
 from helpers import TINY, compose_config, free_port, run_cli, save_tiny_extractor
@@ -193,6 +194,7 @@ def test_without_gradio_the_command_says_which_extra_to_install(run_dir, capsys,
         (("directions.count=0",), "directions.count=0"),
         (("directions.count=300",), "directions.count=300 needs more directions.samples"),
         (("device=cuda:7",), "device=cuda:7"),
+        (("nearest_training=maybe",), "nearest_training=maybe"),
     ],
 )
 def test_bad_input_is_one_line_before_a_port_opens(run_dir, capsys, overrides, expected):
@@ -218,3 +220,18 @@ def test_a_file_that_is_not_a_checkpoint_and_a_checkpoint_of_another_model_are_o
             explore(explore_config(run_dir, override))
         (error,) = capsys.readouterr().err.splitlines()
         assert error.startswith("facegan: error: ") and expected in error
+
+
+def test_without_training_images_or_a_feature_network_the_lookup_is_off_unless_asked_for(run_dir, tmp_path):
+    """auto: no data.root there, or no feature network (here: Inception weights that do not load), starts the page
+    without the lookup; nearest_training=true makes the missing network an error."""
+    not_weights = tmp_path / "weights.pth"
+    not_weights.write_bytes(b"not weights")
+    checkpoint = f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}"
+    common = (checkpoint, "device=cpu", "directions.samples=64", f"paths.cache_dir={tmp_path}")
+    no_folder = compose_config("explore", *common, f"data.root={tmp_path / 'nowhere'}")
+    assert build_explorer(no_folder).neighbours is None
+    no_network = (*common, *DATA, f"metrics.inception_weights={not_weights}")  # the images are there
+    assert build_explorer(compose_config("explore", *no_network)).neighbours is None
+    with pytest.raises(MetricsUnavailable):
+        build_explorer(compose_config("explore", *no_network, "nearest_training=true"))

@@ -57,6 +57,8 @@ def load_generators(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
 
 
 def check_settings(cfg: DictConfig) -> None:
+    if cfg.nearest_training not in (True, False, "auto"):
+        raise ConfigError(f"nearest_training={cfg.nearest_training} must be auto, true or false")
     require_integer("port", cfg.port, 0, 7860)
     for name, minimum, example in (
         ("page_size", 1, 16), ("columns", 1, 8), ("display_size", 8, 128), ("frame_ms", 10, 120),
@@ -73,16 +75,28 @@ def check_settings(cfg: DictConfig) -> None:
 
 
 def training_neighbours(cfg: DictConfig, image_size: int, device: torch.device):
-    """The nearest-training-images lookup, or None when no training images were given (data.root unset)."""
+    """The nearest-training-images lookup, or None when it is off: nearest_training=false, or auto without the
+    training images (data.root not there) or without a feature network (the standard Inception not downloadable)."""
     from facegan.explore.training_neighbours import TrainingNeighbours
     from facegan.metrics.evaluator import GeneratorEvaluator
-    from facegan.metrics.extractors import load_feature_extractor
+    from facegan.metrics.extractors import MetricsUnavailable, load_feature_extractor
 
-    if "root" in cfg.data and OmegaConf.is_missing(cfg.data, "root"):
-        log.info("No data.root: the nearest-training-images tab stays off (give data.root=<training images>)")
+    wanted = cfg.nearest_training
+    if wanted is False:
+        return None
+    root = cfg.data.get("root")  # data=synthetic draws its images: no root
+    if wanted == "auto" and root is not None and not Path(root).expanduser().exists():
+        log.info("data.root=%s is not there: the nearest-training-images tab stays off (give data.root=...)", root)
         return None
     settings = hydra.utils.instantiate(cfg.metrics)
-    evaluator = GeneratorEvaluator(load_feature_extractor(settings), settings)
+    try:
+        extractor = load_feature_extractor(settings)
+    except MetricsUnavailable as error:
+        if wanted is True:
+            raise
+        log.warning("The nearest-training-images tab stays off: %s", error)
+        return None
+    evaluator = GeneratorEvaluator(extractor, settings)
     cfg.model.image_size = image_size  # the training images are compared at the generator's size
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
