@@ -164,6 +164,8 @@ def test_every_action_works_through_gradios_own_client(explorer, tmp_path):
         assert Image.open(left).size == Image.open(right).size
         with pytest.raises(Exception, match="face 7 is not a kept face"):
             client.predict("face 7", api_name="/sweep")
+        with pytest.raises(Exception, match="Seed -1 is not a whole number"):
+            client.predict(-1, 1.0, api_name="/page")
     finally:
         app.close()
 
@@ -205,15 +207,31 @@ def test_bad_input_is_one_line_before_a_port_opens(run_dir, capsys, overrides, e
     assert error.startswith("facegan: error: ") and expected in error
 
 
-def test_a_file_that_is_not_a_checkpoint_and_a_checkpoint_of_another_model_are_one_line(run_dir, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def residual_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("residual") / "run"
+    run_cli("train.py", *TINY, *DATA, "model=resnet32", "model.ngf=8", "model.ndf=8", "trainer.limit_train_batches=1",
+            "trainer.max_epochs=1", "metrics.enabled=false", f"hydra.run.dir={run_dir}")  # fmt: skip
+    return run_dir
+
+
+def test_the_residual_family_is_explored_the_same_way(residual_run, tmp_path):
+    explorer = build_explorer(explore_config(residual_run))
+    assert explorer.latent_dim == 128 and len(explorer.directions) == 6
+    pictures, z = explorer.page(0, 0.7)
+    assert len(pictures) == 8 and explorer.moved(z[0], [1.0] * 6).size == pictures[0].size
+    assert len(explorer.nearest_training(z[0], 2)) == 3
+    assert explorer.interpolation(z[0], z[1], 3, tmp_path / "walk.gif").size == (3 * 34 + 2, 36)
+
+
+def test_a_file_that_is_not_a_checkpoint_and_a_checkpoint_of_another_model_are_one_line(
+    run_dir, residual_run, tmp_path, capsys
+):
     not_a_checkpoint = tmp_path / "notes.ckpt"
     not_a_checkpoint.write_bytes(b"not a checkpoint")
-    other = tmp_path / "other"
-    run_cli("train.py", *TINY, *DATA, "model=dcgan64", "model.ngf=8", "model.ndf=8", "trainer.limit_train_batches=1",
-            "trainer.max_epochs=1", "metrics.enabled=false", f"hydra.run.dir={other}")  # fmt: skip
     cases = {
         f"ckpt_path={not_a_checkpoint}": f"ckpt_path={not_a_checkpoint}",
-        f"compare_ckpt_path={other / 'checkpoints' / 'last.ckpt'}": "compare checkpoints of the same model",
+        f"compare_ckpt_path={residual_run / 'checkpoints' / 'last.ckpt'}": "compare checkpoints of the same model",
     }
     for override, expected in cases.items():
         with pytest.raises(SystemExit), exit_on_user_error():

@@ -4,6 +4,7 @@ direction slider, and a screenshot of the page (FACEGAN_SCREENSHOTS=<folder> kee
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,19 @@ def start_explorer(*overrides: str, port: int, log: Path) -> subprocess.Popen:
             assert server.poll() is None, log.read_text()[-3000:]
             assert time.time() < deadline, "the explorer did not start"
             time.sleep(0.5)
+
+
+def other_addresses() -> list[str]:
+    """This machine's IPv4 addresses outside the loopback network: those its host name resolves to, and the one it
+    would send from (a UDP socket's connect picks the route and sends nothing)."""
+    found = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            found.add(probe.getsockname()[0])
+        except OSError:  # no route at all: the loopback is the only address
+            pass
+    return sorted(address for address in found if not address.startswith("127."))
 
 
 def headless_chromium():
@@ -100,6 +114,9 @@ def test_a_person_keeps_a_face_and_moves_it_along_a_direction_in_headless_chromi
     )  # fmt: skip
     try:
         seen = drive_the_page(f"http://127.0.0.1:{port}/", tmp_path / "explorer.png")
+        for address in other_addresses():  # served on the loopback only: the machine's other addresses refuse
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((address, port), timeout=5).close()
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -276,8 +276,8 @@ def test_without_an_extractor_training_goes_on_and_says_so_once(tmp_path):
 
 @pytest.mark.slow
 def test_two_process_ddp_scores_the_whole_sample_once_and_leaves_training_as_it_was(tmp_path):
-    """Under DDP each rank generates its share; the gathered FID equals a one-process evaluation of the same weights;
-    and the run ends on the weights it ends on without metrics."""
+    """Under DDP each rank generates its share; the gathered FID, precision and recall equal a one-process evaluation
+    of the same weights; and the run ends on the weights it ends on without metrics."""
     run_dir = tmp_path / "run"
     overrides = metrics_overrides(tmp_path, num_samples=63)  # odd: the ranks' shares are padded and trimmed
     ddp = ("trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2")  # training goes on after epoch 0's
@@ -290,6 +290,8 @@ def test_two_process_ddp_scores_the_whole_sample_once_and_leaves_training_as_it_
         compose_config("evaluate", f"ckpt_path={last}", "data=synthetic", "data.num_images=256", *overrides)
     )
     assert scores["fid"] == pytest.approx(evaluation["fid"], rel=1e-5)
+    # precision and recall over the gathered sample too: the same as one process measures on the same weights
+    assert (scores["precision"], scores["recall"]) == pytest.approx((evaluation["precision"], evaluation["recall"]))
 
     # Measuring draws nothing from either process's training stream: without metrics, the same weights.
     unmeasured_dir = tmp_path / "unmeasured"

@@ -42,15 +42,12 @@ from facegan.benchmarks.processes import (
     run_timed,
     training_overrides,
 )
-from facegan.callbacks.figures import save_closest_pairs
 from facegan.checkpoints.trained_generator import load_generator
 from facegan.data.sources import find_images
 from facegan.errors import ConfigError
 from facegan.fileio import read_torch_file
 from facegan.gan.schedule import batches_from_steps
 from facegan.metrics import GeneratorEvaluator, MetricSettings, load_feature_extractor
-from facegan.metrics.features import real_images
-from facegan.metrics.memorization import memorization_report
 from facegan.models import Generator
 from facegan.runtime.devices import requested_processes, training_device_type
 
@@ -187,13 +184,10 @@ class Judge:
         evaluator = self.evaluator
         fake = evaluator.generated_features(sample, latent_dim, self.device)
         scores = evaluator.score(fake)
-        report = memorization_report(fake, self.training_features, held_out=evaluator.scorer.real_features)
-        rows = [pair.generated for pair in report.closest]
-        generated = evaluator.sampler(sample)(evaluator.latents(latent_dim)[rows]).cpu()
-        pictures = real_images(self.training)
-        nearest = torch.stack([torch.as_tensor(pictures[pair.training]) for pair in report.closest])
-        distances = [pair.distance for pair in report.closest]
-        save_closest_pairs(generated, nearest, distances, report.reference_median, figure)
+        held_out = evaluator.scorer.real_features
+        report = evaluator.memorization(
+            fake, sample, latent_dim, self.training, self.training_features, figure, held_out=held_out
+        )
         return RunResult(loop, seed, batches, images, train_s, scores.fid, scores.kid_mean, scores.kid_std,
                          scores.precision, scores.recall, report.ratio)  # fmt: skip
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from matplotlib.ticker import MaxNLocator
 
-from facegan.callbacks.figures import new_figure, save_figure
+from facegan.figures import new_figure, save_figure
 
 
 class LossPlotCallback(pl.Callback):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from PIL import Image
 
-from facegan.callbacks.figures import captioned_frame, image_grid, write_gif
+from facegan.figures import captioned_frame, image_grid, write_gif
 
 
 class ProgressGifCallback(pl.Callback):

@@ -6,7 +6,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
-from facegan.callbacks.figures import image_grid, save_side_by_side
+from facegan.figures import image_grid, save_side_by_side
 
 
 class RealVsFakeCallback(pl.Callback):

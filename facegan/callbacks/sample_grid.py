@@ -6,9 +6,9 @@ import pytorch_lightning as pl
 import torch
 from torchvision.utils import save_image
 
-from facegan.callbacks.figures import image_grid
 from facegan.callbacks.tensorboard import tensorboard_writer
 from facegan.errors import ConfigError
+from facegan.figures import image_grid
 
 
 class SampleGridCallback(pl.Callback):

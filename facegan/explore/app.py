@@ -1,6 +1,7 @@
 """The explorer's page on Gradio: each control calls one Explorer method. Every action is also an API endpoint
 (api_name), so the page can be driven by Gradio's own client as well as by a browser."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def build_app(explorer: Explorer, workdir: Path | None = None) -> gr.Blocks:
     generators = list(explorer.generators)
     count = len(explorer.directions)
 
-    def show_page(seed: float, psi: float):
+    def show_page(seed: float | None, psi: float):
+        if seed is None or not 0 <= seed < 2**63 or seed != int(seed):
+            raise gr.Error(f"Seed {seed} is not a whole number from 0 up, e.g. 0")
         pictures, z = explorer.page(int(seed), float(psi))
         return pictures, z.tolist()
 
@@ -56,7 +59,9 @@ def build_app(explorer: Explorer, workdir: Path | None = None) -> gr.Blocks:
         return torch.tensor(kept[int(choice.split()[-1]) - 1])
 
     def interpolate(kept: list, first: str, second: str, steps: float):
-        gif = workdir / f"interpolation-{len(list(workdir.glob('interpolation-*.gif')))}.gif"
+        handle, name = tempfile.mkstemp(dir=workdir, prefix="interpolation-", suffix=".gif")  # one per request
+        os.close(handle)
+        gif = Path(name)
         strip = explorer.interpolation(chosen(kept, first), chosen(kept, second), int(steps), gif)
         return strip, str(gif)
 

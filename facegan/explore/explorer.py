@@ -8,10 +8,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from facegan.callbacks.figures import captioned_frame, image_grid, write_gif
 from facegan.explore.directions import LatentDirections
 from facegan.explore.images import to_picture, to_pictures
 from facegan.explore.training_neighbours import TrainingNeighbours
+from facegan.figures import captioned_frame, image_grid, write_gif
 from facegan.latent import random_latents, slerp, truncate
 
 

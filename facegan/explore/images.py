@@ -4,7 +4,7 @@ its own pixels."""
 import torch
 from PIL import Image
 
-from facegan.callbacks.figures import image_grid
+from facegan.figures import image_grid
 
 
 def to_picture(images: torch.Tensor, columns: int, display_size: int) -> Image.Image:

@@ -5,11 +5,13 @@ during training, by scripts/evaluate.py on a checkpoint, by the quality benchmar
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from facegan.data.decoding import scale_to_model_range, to_uint8
+from facegan.figures import save_closest_pairs
 from facegan.latent import random_latents
 from facegan.metrics.extractors import FeatureExtractor
 from facegan.metrics.feature_cache import RealFeatureCache, real_features_key
@@ -20,6 +22,7 @@ from facegan.metrics.features import (
     real_images,
     real_sample_indices,
 )
+from facegan.metrics.memorization import MemorizationReport, memorization_report
 from facegan.metrics.scores import FeatureScorer, Scores
 from facegan.metrics.settings import MetricSettings
 
@@ -106,6 +109,30 @@ class GeneratorEvaluator:
     def __call__(self, sample: Callable[[torch.Tensor], torch.Tensor], latent_dim: int, device: torch.device) -> Scores:
         """Scores of the images `sample(z)` makes from settings.num_samples fixed z (on every rank)."""
         return self.score(self.generated_features(sample, latent_dim, device))
+
+    @torch.no_grad()
+    def memorization(
+        self,
+        fake: torch.Tensor,
+        sample: Callable[[torch.Tensor], torch.Tensor],
+        latent_dim: int,
+        training: Any,
+        training_features: torch.Tensor,
+        figure: Path,
+        held_out: torch.Tensor | None = None,
+        pairs: int = 8,
+    ) -> MemorizationReport:
+        """The memorization report of generated features `fake` (made by `sample` from the fixed z) against a set-up
+        datamodule's training images and their features, and its figure: the closest pairs, drawn from the z again
+        and from the training images."""
+        report = memorization_report(fake, training_features, held_out=held_out, pairs=pairs)
+        rows = [pair.generated for pair in report.closest]
+        generated = self.sampler(sample)(self.latents(latent_dim)[rows]).cpu()
+        images = real_images(training)
+        nearest = torch.stack([torch.as_tensor(images[pair.training]) for pair in report.closest])
+        distances = [pair.distance for pair in report.closest]
+        save_closest_pairs(generated, nearest, distances, report.reference_median, figure)
+        return report
 
 
 def quantized(sample: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:

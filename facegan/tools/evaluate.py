@@ -10,14 +10,11 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from facegan.callbacks.figures import save_closest_pairs
 from facegan.checkpoints.trained_generator import check_checkpoint_path, load_generator
 from facegan.errors import ConfigError, require_boolean, require_integer
 from facegan.fileio import output_file_error
 from facegan.metrics.evaluator import GeneratorEvaluator
 from facegan.metrics.extractors import load_feature_extractor
-from facegan.metrics.features import real_images
-from facegan.metrics.memorization import MemorizationReport, memorization_report
 from facegan.metrics.settings import MetricSettings
 from facegan.runtime.devices import resolve_device
 
@@ -34,23 +31,6 @@ def memorization_figure_path(cfg: DictConfig, checkpoint: Path) -> Path:
         setting = f"memorization.figure={given}" if given else f"memorization.figure (by default {path})"
         raise ConfigError(f"{setting} {problem}: give the path of a new .png, or memorization.enabled=false")
     return path
-
-
-def memorization_step(
-    cfg: DictConfig, evaluator: GeneratorEvaluator, fake: torch.Tensor, datamodule: Any, sample, latent_dim: int,
-    device: torch.device, figure: Path,
-) -> MemorizationReport:  # fmt: skip
-    """The report on the evaluation's own generated features, and its figure of the closest pairs."""
-    training = evaluator.training_features(datamodule, device)
-    report = memorization_report(fake, training, pairs=cfg.memorization.pairs)
-    rows = [pair.generated for pair in report.closest]
-    with torch.no_grad():
-        generated = evaluator.sampler(sample)(evaluator.latents(latent_dim)[rows]).cpu()
-    images = real_images(datamodule)
-    nearest = torch.stack([torch.as_tensor(images[pair.training]) for pair in report.closest])
-    distances = [pair.distance for pair in report.closest]
-    save_closest_pairs(generated, nearest, distances, report.reference_median, figure)
-    return report
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -85,7 +65,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         **{settings.key(name).removeprefix("metrics/"): value for name, value in scores.logged().items()},
     }
     if figure is not None:
-        report = memorization_step(cfg, evaluator, fake, datamodule, sample, info.latent_dim, device, figure)
+        training = evaluator.training_features(datamodule, device)
+        report = evaluator.memorization(
+            fake, sample, info.latent_dim, datamodule, training, figure, pairs=cfg.memorization.pairs
+        )
         details = report.as_dict()
         result["memorization_ratio"] = details.pop("ratio")
         result["memorization"] = {**details, "figure": str(figure)}

@@ -17,9 +17,9 @@ from omegaconf import DictConfig
 from torch import nn
 from torchvision.utils import save_image
 
-from facegan.callbacks.figures import image_grid
 from facegan.checkpoints.trained_generator import check_checkpoint_path, load_generator
 from facegan.errors import ConfigError, require_integer
+from facegan.figures import image_grid
 from facegan.fileio import atomic_write, output_file_error, same_file
 from facegan.latent import check_truncation, slerp, truncate
 from facegan.runtime.devices import resolve_device
