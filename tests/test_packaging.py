@@ -1,5 +1,6 @@
-"""What `pip install facegan` brings and what it gives: a lean core with the search, SLURM and ONNX parts as extras,
-minimum versions the code needs, every import declared, and a wheel whose console scripts train from any folder."""
+"""What `pip install facegan` brings and what it gives: a lean core with the search, SLURM, ONNX and app parts as
+extras, minimum versions the code needs, every import declared, and a wheel whose console scripts train from any
+folder."""
 
 import ast
 import importlib.metadata
@@ -32,10 +33,11 @@ DISTRIBUTIONS = {
     "torch_fidelity": "torch-fidelity",
 }
 LOCAL = {"facegan", "hydra_plugins"}
-OPTIONAL_HOMES = {"facegan/search": "search", "hydra_plugins": "search"}  # whole modules that need an extra
+# whole modules that need an extra (the explorer's page: Gradio)
+OPTIONAL_HOMES = {"facegan/search": "search", "hydra_plugins": "search", "facegan/explore/app.py": "app"}
 OUTSIDE_CHECKOUT = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}  # the venv's own view
 CONSOLE_SCRIPTS = ["facegan-train", "facegan-sample", "facegan-evaluate", "facegan-export", "facegan-prepare",
-                   "facegan-bench"]  # fmt: skip
+                   "facegan-bench", "facegan-explore"]  # fmt: skip
 
 
 def test_the_core_install_brings_no_search_database_or_cluster_toolkit():
