@@ -81,7 +81,7 @@ def test_image_size_mismatch_is_a_one_line_error():
         ("divergence.check_every_n_batches=0", "divergence.check_every_n_batches=0 must be an integer >= 1"),
         ("augment=diffaugment augment.cutout_ratio=2", "augment.cutout_ratio=2 must be between 0 and 1"),
         ("model.ema_kimg=0", "model.ema_kimg=0"),
-        ("metrics.num_samples=1", "metrics.num_samples=1 must be an integer >= 2"),
+        ("metrics.num_samples=1", "metrics.num_samples=1 must be an integer >= 4"),
         ("+trainer.precision=16-mixed", "use performance.precision=16-mixed"),
         ("trainer.accelerator=gpu trainer.devices=2", "no CUDA GPU is visible"),
         ("trainer.max_epochs=abc", "trainer.max_epochs=abc must be an integer >= -1"),
