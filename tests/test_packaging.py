@@ -46,8 +46,9 @@ def test_the_core_install_brings_no_search_database_or_cluster_toolkit():
     assert Requirement("optuna>=4").specifier == EXTRAS["search"]["optuna"].specifier
     assert "sqlalchemy" not in EXTRAS["search"]  # Optuna brings the one it supports: no pin of ours
     assert "hydra-submitit-launcher" in EXTRAS["slurm"] and {"onnx", "onnxruntime"} <= set(EXTRAS["export"])
+    assert "gradio" not in CORE and "gradio" in EXTRAS["app"]  # the explorer's page only
     dev = EXTRAS["dev"]["facegan"]
-    assert dev.extras == {"search", "slurm", "export"}  # make install: everything the tests exercise
+    assert dev.extras == {"search", "slurm", "export", "app"}  # make install: everything the tests exercise
 
 
 @pytest.mark.parametrize(
