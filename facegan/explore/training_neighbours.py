@@ -8,7 +8,7 @@ import torch
 
 from facegan.metrics.evaluator import GeneratorEvaluator
 from facegan.metrics.features import extract_features, real_images
-from facegan.metrics.neighbours import nearest_k
+from facegan.metrics.neighbours import nearest, nearest_k
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class TrainingNeighbours:
         self.images = real_images(datamodule)
         self.features = evaluator.training_features(datamodule, device).cpu()
         # a real face's typical distance to its nearest other training image: a scale to read distances against
-        self.typical_distance = float(nearest_k(self.features, self.features, 2)[0][:, 1].median())
+        self.typical_distance = float(nearest(self.features, self.features, exclude_self=True)[0].median())
 
     def __call__(self, faces: torch.Tensor, count: int) -> list[list[Neighbour]]:
         """The `count` nearest training images of each face (B, 3, S, S) in [-1, 1], nearest first."""
